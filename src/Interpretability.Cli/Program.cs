@@ -1,0 +1,3 @@
+using Interpretability.Cli;
+
+return InterpCli.Run(args, Console.Out, Console.Error);
