@@ -210,8 +210,9 @@ public static class DeepNetworkSimulation
                     if (double.IsNaN(initialLoss)) initialLoss = value;
                     if (!double.IsFinite(value) || value > options.DivergenceFactor * Math.Max(initialLoss, 1e-12))
                     {
+                        var rise = double.IsFinite(value) ? $"rose from {initialLoss:G4} to {value:G4}" : $"overflowed (it was {initialLoss:G4} at the start)";
                         divergence = string.Create(CultureInfo.InvariantCulture,
-                            $"The run diverged at step {step} (t = {step * lr:G4} τ): the loss rose from {initialLoss:G4} to {value:G4}. The learning rate λ = {lr:G4} is too large for this dataset (λ·s_max = {lr * modes.SingularValues[0]:G3}; gradient descent needs λ·s_max well below 1, the theory λ·s_max ≤ 0.01).");
+                            $"The run diverged at step {step} (t = {step * lr:G4} τ): the loss {rise}. The learning rate λ = {lr:G4} is too large for this dataset (λ·s_max = {lr * modes.SingularValues[0]:G3}; gradient descent needs λ·s_max well below 1, the theory λ·s_max ≤ 0.01).");
                         break;
                     }
                 }

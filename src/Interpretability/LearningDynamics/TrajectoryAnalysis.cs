@@ -89,24 +89,53 @@ public static class TrajectoryAnalysis
     }
 
     /// <summary>
-    /// The first checkpoint time from which on the average-linkage dendrogram of the hidden layer (correlation distance)
-    /// splits the items into exactly <paramref name="partition"/> at its top, at every later checkpoint too; null if it
-    /// never settles there.
+    /// How far apart a split holds its groups in the first hidden layer: the mean distance between items of different
+    /// groups that share a parent group, minus the mean distance between items of the same group (0 when the split is
+    /// invisible). Euclidean distance grows with the strength of the modes (the square of a split's distance is
+    /// proportional to its mode strength for aligned weights); correlation distance <c>1 − r</c> ignores scale and so
+    /// shows a split as soon as its mode outgrows the others, long before it is learned.
+    /// </summary>
+    /// <param name="hidden"><c>[P, H]</c> hidden vectors.</param>
+    /// <param name="parent">Group of each item one level up (e.g. all items one group for the kingdom split).</param>
+    /// <param name="child">Group of each item at the split's level (e.g. the kingdom).</param>
+    /// <param name="correlation">Use correlation distance instead of Euclidean distance.</param>
+    public static double SplitSeparation(double[,] hidden, IReadOnlyList<int> parent, IReadOnlyList<int> child, bool correlation = false)
+    {
+        ArgumentNullException.ThrowIfNull(hidden);
+        ArgumentNullException.ThrowIfNull(parent);
+        ArgumentNullException.ThrowIfNull(child);
+        int p = hidden.GetLength(0);
+        if (parent.Count != p || child.Count != p) throw new ArgumentException($"parent and child need one group per item ({p}).", nameof(child));
+        var d = correlation ? RepresentationalSimilarity.CorrelationDistance(RepresentationalSimilarity.Correlation(hidden)) : RepresentationalSimilarity.EuclideanDistances(hidden);
+        double between = 0, within = 0;
+        int nb = 0, nw = 0;
+        for (int i = 0; i < p; i++)
+            for (int j = i + 1; j < p; j++)
+            {
+                if (parent[i] != parent[j]) continue;
+                if (child[i] == child[j]) { within += d[i, j]; nw++; }
+                else { between += d[i, j]; nb++; }
+            }
+        if (nb == 0) throw new ArgumentException("The child partition does not split any parent group.", nameof(child));
+        return between / nb - (nw == 0 ? 0 : within / nw);
+    }
+
+    /// <summary>
+    /// When a split appears in the hidden layer: the first checkpoint time at which its Euclidean
+    /// <see cref="SplitSeparation"/> reaches half of its value at the last checkpoint (linearly interpolated); null if the
+    /// split never separates (final separation ≤ 0).
     /// </summary>
     /// <param name="checkpoints">Checkpoints of a run, in time order.</param>
-    /// <param name="partition">The group of each item (e.g. kingdom).</param>
-    public static double? SeparationTime(IReadOnlyList<SimulationCheckpoint> checkpoints, IReadOnlyList<int> partition)
+    /// <param name="parent">Group of each item one level up.</param>
+    /// <param name="child">Group of each item at the split's level.</param>
+    public static double? SeparationTime(IReadOnlyList<SimulationCheckpoint> checkpoints, IReadOnlyList<int> parent, IReadOnlyList<int> child)
     {
         ArgumentNullException.ThrowIfNull(checkpoints);
-        ArgumentNullException.ThrowIfNull(partition);
-        int k = partition.Distinct().Count();
-        double? since = null;
-        foreach (var c in checkpoints.OrderBy(c => c.Time))
-        {
-            var tree = Dendrogram.AverageLinkage(RepresentationalSimilarity.CorrelationDistance(RepresentationalSimilarity.Correlation(c.Hidden)));
-            if (Dendrogram.SamePartition(tree.Cut(k), partition)) since ??= c.Time;
-            else since = null;
-        }
-        return since;
+        var ordered = checkpoints.OrderBy(c => c.Time).ToList();
+        if (ordered.Count == 0) return null;
+        var times = ordered.Select(c => c.Time).ToList();
+        var sep = ordered.Select(c => SplitSeparation(c.Hidden, parent, child)).ToList();
+        if (!(sep[^1] > 0)) return null;
+        return CrossingTime(times, sep, sep[^1] / 2);
     }
 }

@@ -371,12 +371,15 @@ public sealed class DynamicsStudy : Study
         var sim = DeepNetworkSimulation.Run(semantic, new SimulationOptions(lr, steps, 2, 16, HiddenActivation.Linear, WeightInitialization.Random,
             options.InitialStrength, context.Seed + 1, RecordEvery: (int)Math.Max(1, steps / 500), CheckpointTimes: grid), context.Device, cancellation: context.Cancellation).EnsureConverged();
         var hierarchy = semantic.Hierarchy!;
-        var kingdom = TrajectoryAnalysis.SeparationTime(sim.Checkpoints, hierarchy.GroupOfItem[1]);
-        var classes = TrajectoryAnalysis.SeparationTime(sim.Checkpoints, hierarchy.GroupOfItem[2]);
-        var half = TrajectoryAnalysis.HalfLearningTimes(sim);
+        // When do the splits appear? Measured on the aligned run, where the similarity starts symmetric (u0·I) and every
+        // split's separation grows from zero (a random start begins with random separations, so only the pictures use it).
+        var kingdom = TrajectoryAnalysis.SeparationTime(aligned.Checkpoints, hierarchy.GroupOfItem[0], hierarchy.GroupOfItem[1]);
+        var classes = TrajectoryAnalysis.SeparationTime(aligned.Checkpoints, hierarchy.GroupOfItem[1], hierarchy.GroupOfItem[2]);
+        var alignedHalf = TrajectoryAnalysis.HalfLearningTimes(aligned);
         metrics.Set("rsa_kingdoms_separate_time", kingdom ?? -1);
         metrics.Set("rsa_classes_separate_time", classes ?? -1);
-        metrics.Set("rsa_separation_in_tree_order", kingdom is not null && classes is not null && kingdom < classes);
+        bool treeOrder = kingdom is not null && classes is not null && kingdom < classes;
+        metrics.Set("rsa_separation_in_tree_order", treeOrder);
 
         var tiles = new List<SKBitmap>();
         var titles = new List<string?>();
@@ -389,7 +392,7 @@ public sealed class DynamicsStudy : Study
                 var r = RepresentationalSimilarity.Correlation(c.Hidden);
                 tiles.Add(SKBitmap.Decode(MatrixChart.Render(r, semantic.ItemNames, semantic.ItemNames,
                     new ChartOptions($"t = {Fmt(c.Time, 3)} τ", Width: 380, Height: 360), "Pearson r", diverging: true, range: (-1, 1))));
-                titles.Add(Stage(c.Time, half, s));
+                titles.Add(Stage(c.Time, TrajectoryAnalysis.HalfLearningTimes(sim), s));
             }
             foreach (var c in picked)
             {
@@ -406,11 +409,14 @@ public sealed class DynamicsStudy : Study
         }
         section.AddFigure(context.Figure("rsa_over_training.png",
             "Representational similarity (Pearson correlation of the 16 hidden units between items, blue −1 … red +1) and its average-linkage dendrogram (height 1 − r; dot colour = class) at four times. " +
-            "At first the representation is random; the animal/plant split appears first, then birds/fish and trees/flowers grow underneath, then the single items. " +
-            $"Measured from the dendrograms: the kingdoms stay separated from t = {(kingdom is { } k ? Fmt(k, 3) : "never")} τ, the four classes from t = {(classes is { } c2 ? Fmt(c2, 3) : "never")} τ " +
-            $"(half-learning times of the kingdom and class modes in this run: {(half[1] is { } h1 ? Fmt(h1, 3) : "–")} and {(half[2] is { } h2 ? Fmt(h2, 3) : "–")} τ). " +
+            "At first the representation is random; then the broad animal/plant structure appears, then birds/fish and trees/flowers grow underneath, then the single items. " +
+            $"When do the splits appear? On the aligned run (whose representation starts symmetric), a split appears when the mean Euclidean distance across it, minus that within its groups, reaches half its final value: " +
+            $"animals | plants at t = {T(kingdom)} τ, birds | fish and trees | flowers at {T(classes)} τ ({(treeOrder ? "broad first" : "NOT in tree order")}; " +
+            $"half-learning times of the kingdom and class modes: {T(alignedHalf[1])} and {T(alignedHalf[2])} τ). " +
             $"With an aligned start the hidden Gram matrix equals the theory Σ u_α(t) v_α v_αᵀ within {Fmt(gramError * 100, 3)}% (Frobenius, relative)."));
     }
+
+    private static string T(double? t) => t is { } v ? Fmt(v, 3) : "never";
 
     private static string Stage(double t, double?[] half, IReadOnlyList<double> s)
     {
@@ -435,7 +441,8 @@ public sealed class DynamicsStudy : Study
         const double u0 = 1e-3;
         var endTime = 1.3 * ModeDynamics.TimeToReach(s[^1], u0 / 4, 0.97 * s[^1]);
         var steps = DynamicsConventions.StepsFor(endTime, lr);
-        var sim = DeepNetworkSimulation.Run(data, new SimulationOptions(lr, steps, 2, data.Items, HiddenActivation.Linear, WeightInitialization.Random, u0, context.Seed,
+        int hidden = Math.Max(data.Items, 32);    // wide enough that every mode's random start is close to u0 (see the random-start part)
+        var sim = DeepNetworkSimulation.Run(data, new SimulationOptions(lr, steps, 2, hidden, HiddenActivation.Linear, WeightInitialization.Random, u0, context.Seed,
             RecordEvery: (int)Math.Max(1, steps / 500)), context.Device, cancellation: context.Cancellation).EnsureConverged();
         var half = TrajectoryAnalysis.HalfLearningTimes(sim);
         var byLevel = Enumerable.Range(0, depth + 1).Select(l => Enumerable.Range(0, s.Count).Where(a => levels[a] == l).ToList()).ToList();
@@ -473,7 +480,7 @@ public sealed class DynamicsStudy : Study
         var curves = ModeSeries(sim, Enumerable.Range(0, s.Count).ToList(), a => levels[a], (a, t) => sim.InitialConditions[a].Strength(t, s[a]), data.Hierarchy!.LevelNames, s);
         var learning = context.SavePng("hierarchy_learning.png", Charts.Line(curves,
             new ChartOptions("Hierarchical data from a small random start: broader splits are learned first", "time t (units of τ)", "mode strength u_α(t)", Width: 900, Height: 500)),
-            $"Every mode's strength (solid: simulation, 2 layers, {data.Items} hidden units, random start u0 = {Fmt(u0)}; dashed: theory with u0 estimated per mode), coloured by tree level. " +
+            $"Every mode's strength (solid: simulation, 2 layers, {hidden} hidden units, random start u0 = {Fmt(u0)}; dashed: theory with u0 estimated per mode), coloured by tree level. " +
             $"Every mode of a broader level is learned before every mode of the next finer level: {(broadFirst ? "yes" : "NO")} (checked on the mode-to-level assignment and the simulated half-learning times).");
         section.AddFigureRow(new[] { spectrum, learning });
     }
