@@ -160,11 +160,13 @@ public sealed class DynamicsStudy : Study
         metrics.Set("loss_final_simulation", sim.Loss[^1]);
         metrics.Set("loss_final_theory", finalTheoryLoss);
 
-        section.Paragraph($"Main run: {data.Description}. {(aligned ? "Aligned balanced" : "Small random")} initialisation with u0 = {Fmt(o.InitialStrength)}, " +
+        section.Paragraph($"Main run: {data.Description.TrimEnd('.')}. {(aligned ? "Aligned balanced" : "Small random")} initialisation with u0 = {Fmt(o.InitialStrength)}, " +
                           $"depth {o.Depth} (weight matrices), hidden width {hidden}, λ = {Fmt(lr)} (λ·s_max = {Fmt(lr * s[0])}), {sim.StepsRun} full-batch steps = {Fmt(sim.Times[^1])} τ. " +
                           $"The {evaluated.Length} modes that carry 99% of Σ31's energy{(evaluated.Length < modes.ModesCarrying(0.99) ? " and fit into the hidden layer" : "")} are compared. " +
                           (notReached.Count > 0 ? $"WARNING: {notReached.Count} of them did not reach 90% of s within the run (raise --epochs); their error counts as 1. " : "") +
-                          (aligned ? "" : "For a random start the theory uses each mode's initial condition read off the initial weights (u0 estimated per mode, see the random-start part below). "));
+                          (aligned ? "" : o.Depth == 2
+                              ? "For a random start the theory uses each mode's initial condition read off the initial weights (u0 estimated per mode, see the random-start part below). "
+                              : "CAUTION: for a random start at depth ≠ 2 there is no per-mode solution; the dashed curves start the balanced solution from |u_α(0)|, which is only indicative — large errors against the simulation are expected and do not test the theory. "));
         if (data.Name == "semantic")
             section.AddTable(new Table("Semantic data: singular values of Σ31 and half-learning times (units of τ). EXPECT: √29, √13, √5 (×2), 1 (×4); t_half 0.7977, 1.1357, 1.7245, 3.4534 for u0 = 1e-3, two layers.",
                 new[] { "mode", "level", "s (computed)", "s (expected)", "t_half theory", "t_half simulation", "relative difference" },
@@ -204,10 +206,10 @@ public sealed class DynamicsStudy : Study
             foreach (var log in new[] { false, true })
                 lossTiles.Add(SKBitmap.Decode(Charts.Line(new[]
                     {
-                        new Series("simulation", sim.Times, sim.Loss, "#222222", LineWidth: 2.5f),
-                        new Series("closed form ½ tr Σ33 − Σ(s u − u²/2)", sim.Times, lossTheory, "#d62728", Dashed: true),
+                        new Series(log ? "" : "simulation", sim.Times, sim.Loss, "#222222", LineWidth: 2.5f),
+                        new Series(log ? "" : "closed form ½ tr Σ33 − Σ(s u − u²/2)", sim.Times, lossTheory, "#d62728", Dashed: true),
                     },
-                    new ChartOptions(log ? "log scale: every step visible" : "linear scale", "time t (units of τ)", "loss L = ½ Σ |y − ŷ|²", LogY: log, Width: 640, Height: 440, Legend: !log),
+                    new ChartOptions(log ? "log scale: every step visible" : "linear scale", "time t (units of τ)", "loss L = ½ Σ |y − ŷ|²", LogY: log, Width: 640, Height: 440),
                     halfLevels.Select((t, i) => new ReferenceLine(t, true, i == 0 && !log ? "theory t_half per level" : null, "#888888")).ToList())));
             ImageGrid.Save(context.PathOf("loss_staircase.png"), lossTiles, null, new GridOptions(Columns: 2, Title: $"Training loss, {data.Name} data: a staircase of saddles", FontSize: 14));
         }
@@ -408,7 +410,7 @@ public sealed class DynamicsStudy : Study
             foreach (var t in tiles) t.Dispose();
         }
         section.AddFigure(context.Figure("rsa_over_training.png",
-            "Representational similarity (Pearson correlation of the 16 hidden units between items, blue −1 … red +1) and its average-linkage dendrogram (height 1 − r; dot colour = class) at four times. " +
+            "Representational similarity (Pearson correlation of the 16 hidden units between items, blue −1 … red +1) and its average-linkage dendrogram (height 1 − r; dot colour = class) at five times of a small random start. " +
             "At first the representation is random; then the broad animal/plant structure appears, then birds/fish and trees/flowers grow underneath, then the single items. " +
             $"When do the splits appear? On the aligned run (whose representation starts symmetric), a split appears when the mean Euclidean distance across it, minus that within its groups, reaches half its final value: " +
             $"animals | plants at t = {T(kingdom)} τ, birds | fish and trees | flowers at {T(classes)} τ ({(treeOrder ? "broad first" : "NOT in tree order")}; " +
@@ -532,7 +534,8 @@ public sealed class DynamicsStudy : Study
                 "Below the predicted area σ²√(N_o N_f) the strongest learned mode is a noise mode (overlap ≈ 0); above it the category is learned as its own mode and the overlap follows the random-matrix (BBP) prediction 1 − A*/area. " +
                 $"Measured threshold: where the straight-line fit against 1/area (orange, points with mean overlap² in [0.2, 0.8]) reaches zero: {Fmt(measured.Area, 4)} vs predicted {Fmt(predicted, 4)} ({(measured.Area / predicted - 1).ToString("+0.0%;-0.0%", CultureInfo.InvariantCulture)})."),
             context.SavePng("noise_strengths.png", strengthChart,
-                "The planted mode's learned strength (red) leaves the noise modes (grey, the bulk edge σ(√N_o+√N_f) ≈ 28.3) only slowly — the BBP value ŝ grows quadratically from the edge — which is why the threshold is read off the overlap, which rises linearly."),
+                "Red: the strength of the learned mode that overlaps the category most (below the threshold that is just one of the noise modes); grey: the strongest other learned mode; dashed: the BBP value ŝ above the threshold and the bulk edge σ(√N_o+√N_f) ≈ 28.3 below it (at N = 200 the measured noise modes sit slightly below the asymptotic edge). " +
+                "The category's strength leaves the noise only slowly — ŝ grows quadratically from the edge — which is why the threshold is read off the overlap, which rises linearly."),
         };
         section.AddFigureRow(noiseFigs);
 
@@ -540,7 +543,7 @@ public sealed class DynamicsStudy : Study
         var sides = context.Quick ? new[] { 8, 16, 24, 32 } : Enumerable.Range(1, 10).Select(i => 4 * i).ToArray();
         var sigmas = context.Quick ? new[] { 0.5, 1.0, 1.5 } : new[] { 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0 };
         var gridPoints = sigmas.SelectMany(sg => sides.Select(k => new CategorySweepPoint(k, k, sg, 1, context.Seed * 131 + k + (int)(sg * 1000)))).ToList();
-        var phase = CategorySweep.Run(n, n, gridPoints, horizon: context.Quick ? 15 : 25, device: context.Device, cancellation: context.Cancellation);
+        var phase = CategorySweep.Run(n, n, gridPoints, horizon: context.Quick ? 15 : 40, device: context.Device, cancellation: context.Cancellation);
         var cells = new double[sigmas.Length, sides.Length];
         int agree = 0;
         for (int i = 0; i < sigmas.Length; i++)
@@ -558,7 +561,7 @@ public sealed class DynamicsStudy : Study
         var kLine = sigLine.Select(sg => sg * Math.Pow((double)n * n, 0.25)).ToList();
         var keep = Enumerable.Range(0, 100).Where(i => kLine[i] >= sides[0] - step / 2 && kLine[i] <= sides[^1] + step / 2).ToList();
         section.AddFigure(context.SavePng("noise_phase_diagram.png", Charts.Heatmap(cells,
-                new ChartOptions($"Category in noise (N_o = N_f = {n}): learned or not", "block side K (K_o = K_f = K, density 1)", "noise σ", Width: 820, Height: 560),
+                new ChartOptions($"Category in noise (N_o = N_f = {n}): learned or not", "block side K (K_o = K_f = K, density 1)", "noise σ", Width: 820, Height: 560, LegendCorner: "upper left"),
                 "overlap² with the category",
                 xRange: (sides[0] - step / 2, sides[^1] + step / 2), yRange: (sigmas[^1] + sStep / 2, sigmas[0] - sStep / 2),
                 overlay: new[] { new Series("predicted threshold K² = σ²√(N_o N_f)", keep.Select(i => kLine[i]).ToList(), keep.Select(i => sigLine[i]).ToList(), "#ff2020", Dashed: true, LineWidth: 3) }),
