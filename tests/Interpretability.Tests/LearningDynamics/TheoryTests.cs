@@ -45,6 +45,23 @@ public class TheoryTests
         Assert.NotEqual(Math.Sign(v[0, 1]), Math.Sign(v[2, 1]));
     }
 
+    [Fact]
+    public void Whitening_makes_correlated_inputs_white_and_keeps_the_targets()
+    {
+        var rng = new Random(5);
+        var x = Matrix<double>.Build.Dense(3, 6, (_, _) => rng.NextDouble() - 0.3);
+        var data = new DynamicsDataset("correlated", x, SemanticData.Toy().Targets.SubMatrix(0, 7, 0, 4).Append(Matrix<double>.Build.Random(7, 2, 9)));
+        Assert.True(InputOutputModes.Of(data).InputWhitenessDeviation > 0.1);
+        var white = data.Whitened();
+        var s11 = white.Inputs * white.Inputs.Transpose();
+        Assert.True((s11 - Matrix<double>.Build.DenseIdentity(3)).FrobeniusNorm() < 1e-10);
+        Assert.Equal(0, InputOutputModes.Of(white).InputWhitenessDeviation, 10);
+        Assert.Equal(data.Targets, white.Targets);
+        // Fewer items than input dimensions: Σ11 is singular and cannot be whitened.
+        var wide = new DynamicsDataset("wide", Matrix<double>.Build.Dense(5, 3, (i, j) => i == j ? 1 : 0.1 * i), Matrix<double>.Build.Random(2, 3, 1));
+        Assert.Throws<InvalidOperationException>(() => wide.Whitened());
+    }
+
     [Theory]
     [InlineData(29, 0.7977)]
     [InlineData(13, 1.1357)]
