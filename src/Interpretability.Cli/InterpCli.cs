@@ -17,6 +17,7 @@ public static class InterpCli
     {
         new ReportCommand(),
         new ProbingCommand(),
+        new DynamicsCommand(),
         new DevicesCommand(),
     };
 

@@ -22,8 +22,9 @@ public sealed record Series(string Label, IReadOnlyList<double> X, IReadOnlyList
 /// <param name="Width">Width in pixels.</param>
 /// <param name="Height">Height in pixels.</param>
 /// <param name="Legend">Show a legend when any series has a label.</param>
+/// <param name="LegendCorner">Where the legend sits: <c>upper right</c> (default), <c>upper left</c>, <c>lower right</c> or <c>lower left</c>.</param>
 public sealed record ChartOptions(string Title = "", string XLabel = "", string YLabel = "", bool LogX = false, bool LogY = false,
-    int Width = 800, int Height = 500, bool Legend = true);
+    int Width = 800, int Height = 500, bool Legend = true, string LegendCorner = "upper right");
 
 /// <summary>A vertical or horizontal reference line on a chart.</summary>
 /// <param name="Value">Position on the axis.</param>
@@ -95,7 +96,8 @@ public static class Charts
         }
         var (x0, x1) = xRange ?? (0, cols);
         var (y0, y1) = yRange ?? (rows, 0);
-        hm.Extent = new CoordinateRect(x0, x1, Math.Min(y0, y1), Math.Max(y0, y1));
+        // Rectangle sets the outer edges of the cells (Extent would place the corner cells' centres there: one cell larger).
+        hm.Rectangle = new CoordinateRect(x0, x1, Math.Min(y0, y1), Math.Max(y0, y1));
         if (yRange is null || y0 > y1) hm.FlipVertically = false;
         var bar = plot.Add.ColorBar(hm);
         bar.Label = colorbarLabel;
@@ -187,7 +189,14 @@ public static class Charts
 
     private static byte[] Finish(Plot plot, ChartOptions options, bool anyLabel, bool autoscale = true)
     {
-        if (options.Legend && anyLabel) plot.ShowLegend(Alignment.UpperRight);
+        if (options.Legend && anyLabel)
+            plot.ShowLegend(options.LegendCorner switch
+            {
+                "upper left" => Alignment.UpperLeft,
+                "lower right" => Alignment.LowerRight,
+                "lower left" => Alignment.LowerLeft,
+                _ => Alignment.UpperRight,
+            });
         if (autoscale) plot.Axes.AutoScale();
         return plot.GetImageBytes(options.Width, options.Height, ImageFormat.Png);
     }
