@@ -17,6 +17,7 @@ public static class InterpCli
     {
         new ReportCommand(),
         new ProbingCommand(),
+        new EnsemblesCommand(),
     };
 
     /// <summary>Runs the CLI with <paramref name="args"/>, writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>

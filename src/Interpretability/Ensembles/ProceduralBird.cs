@@ -100,7 +100,7 @@ public static class ProceduralBird
             (BirdPart.Ground, -(y - 0.62 + 0.08 * (2 * x).cos()), 0.85, 0.66, 0.40),
             (BirdPart.Tail, Triangle(x, y, (-0.40, 0.00), (-0.88, -0.15), (-0.82, 0.28)), 0.10, 0.42, 0.18),
             (BirdPart.Body, Ellipse(x, y, -0.05, 0.05, 0.48, 0.24, -12), 0.22, 0.62, 0.28),
-            (BirdPart.UnderWingPatch, Ellipse(x, y, -0.08, 0.13, 0.20, 0.08, -12), 0.95, 0.85, 0.50),
+            (BirdPart.UnderWingPatch, Ellipse(x, y, -0.08, 0.13, 0.20, 0.08, -12), 0.98, 0.78, 0.45),
             (BirdPart.Wing, Ellipse(x, y, -0.12, -0.27, 0.36, 0.13, -35), 0.16, 0.26, 0.58),
             (BirdPart.Beak, Triangle(x, y, (0.52, -0.22), (0.78, -0.12), (0.53, -0.06)), 0.95, 0.60, 0.10),
             (BirdPart.Head, Ellipse(x, y, 0.42, -0.14, 0.16, 0.16, 0), 0.30, 0.72, 0.32),

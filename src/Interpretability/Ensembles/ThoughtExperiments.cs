@@ -63,7 +63,11 @@ public static class ThoughtExperiments
         return new CoordinateNetwork(topology, new[] { 20.0, 3.0, 20.0, 2.5, -5.0, 2.5 }, new[] { 12.0, 0.0, -2.0, -1.25 }, ScalarType.Float64);
     }
 
-    /// <summary>The two-interval detector's boundaries B1…B4 (brief §1.2).</summary>
+    /// <summary>
+    /// The two-interval detector's boundaries B1…B4 as the brief states them (§1.2): B1 = −0.6, B2 = ln(0.6)/6,
+    /// B3 = 0.1, B4 = ln(7)/6. B2 and B4 are the exact sign changes; B1 and B3 neglect h2's small value there, and the
+    /// exact sign changes lie at ≈ −0.621 and ≈ 0.104 (within the brief's 0.03 margin).
+    /// </summary>
     public static double[] TwoIntervalBoundaries => new[] { -0.6, Math.Log(0.6) / 6, 0.1, Math.Log(7) / 6 };
 
     /// <summary>Outputs of a one-output network at points.</summary>

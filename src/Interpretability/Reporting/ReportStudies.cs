@@ -10,5 +10,6 @@ public static class ReportStudies
     public static IReadOnlyList<Study> All(bool quick) => new Study[]
     {
         new ProbingStudy(),
+        new EnsemblesStudy(),
     };
 }
