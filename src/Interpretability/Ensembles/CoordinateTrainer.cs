@@ -32,7 +32,7 @@ public enum CoordinateOptimizer
 /// Default 1 (OURS): a step is about 200 tiny operations (1024 pixels × at most 40 columns per level), which a thread
 /// pool only slows down — and under CPU contention catastrophically: on this project's 2-core machine at load 12 a step
 /// took 148 ms with 2 threads and 11 ms with 1.</param>
-public sealed record TrainingOptions(int Epochs = 2500, int BatchSize = 1024, double LearningRate = 3e-3,
+public sealed record TrainingOptions(int Epochs = 1500, int BatchSize = 1024, double LearningRate = 3e-3,
     CoordinateOptimizer Optimizer = CoordinateOptimizer.Adam, double Momentum = 0.9, double WeightDecay = 1e-5,
     double FinalLearningRateFraction = 0.1, int Seed = 0, int Threads = 1)
 {

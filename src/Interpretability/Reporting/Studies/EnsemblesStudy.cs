@@ -11,7 +11,7 @@ namespace Interpretability.Reporting.Studies;
 /// <param name="Target"><c>bird</c> (the built-in procedural bird, with part labels) or the path of a picture.</param>
 /// <param name="Size">Longer side of the picture in pixels (a square for the bird).</param>
 /// <param name="Preset"><c>article</c> (CoordNet-37/460), <c>dense</c> (2-14-14-14-3, 462 synapses) or <c>random</c> (a random DAG with 37 neurons and 460 synapses).</param>
-/// <param name="Epochs">Training epochs; null = 2500 (quick mode: 60).</param>
+/// <param name="Epochs">Training epochs; null = 1500 (quick mode: 60).</param>
 /// <param name="Threads">libtorch intra-op threads while the study runs (restored afterwards); 0 keeps the current
 /// setting. Default 1: a coordinate network's operations are small (a few thousand pixels × at most 40 columns), so a
 /// thread pool gains little and, on a shared machine, loses a lot (see <see cref="TrainingOptions.Threads"/>).</param>
@@ -94,7 +94,7 @@ public sealed class EnsemblesStudy : Study
     {
         bool quick = context.Quick;
         int size = quick ? Math.Min(options.Size, 24) : options.Size;
-        int epochs = options.Epochs ?? (quick ? 60 : 2500);
+        int epochs = options.Epochs ?? (quick ? 60 : 1500);
         var device = context.Device;
         var phases = new List<KeyValuePair<string, double>>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -291,7 +291,7 @@ public sealed class EnsemblesStudy : Study
             SaveGrid(context.PathOf("region_edit.png"), tiles, titles, new GridOptions(Columns: 5, TileSize: 180, FontSize: 11));
         }
         section.AddFigure(context.Figure("region_edit.png",
-            $"Editing {regionName} (outlined in magenta). Ensemble edit: the top generalised eigenvector of G_R d = λ (G_¬R + εI) d over the ensemble's {ensemble.Size} synapses (the weight direction " +
+            $"Editing {regionName} (the magenta ring surrounds it). Ensemble edit: the top generalised eigenvector of G_R d = λ (G_¬R + εI) d over the ensemble's {ensemble.Size} synapses (the weight direction " +
             $"that changes the region most per unit change outside). Best single synapse: {topology.Describe(single.Synapses[0])}, the synapse with the largest E_R/(E_¬R + ε). Both steps are scaled so the " +
             $"linearised RMS change inside the region is 0.15; the pictures are re-rendered (not linearised). |change| maps share one scale (viridis). Selectivity = mean squared change per pixel inside / outside: " +
             $"ensemble {editEnsemble.Selectivity:0.0} vs single synapse {editSingle.Selectivity:0.0} (linearised: {eigen.LinearSelectivity:0.0} vs {single.LinearSelectivity:0.0})."));
@@ -341,7 +341,7 @@ public sealed class EnsemblesStudy : Study
             "ensemble's share of each pixel's energy (0…1)",
         }, new GridOptions(Columns: 4, TileSize: 200));
         section.AddFigure(context.Figure("region_ensemble.png",
-            "Where the ensemble acts. Energy of a set of synapses at a pixel = Σ_(s in set) Σ_c (∂O_c/∂w_s)², shown as its square root (viridis, min–max); the region is outlined in magenta. " +
+            "Where the ensemble acts. Energy of a set of synapses at a pixel = Σ_(s in set) Σ_c (∂O_c/∂w_s)², shown as its square root (viridis, min–max); a magenta ring surrounds the region. " +
             "The last tile is the ensemble's share of all synapses' energy at each pixel (fixed scale 0…1)."));
 
         // Cumulative share curves.
@@ -353,7 +353,7 @@ public sealed class EnsemblesStudy : Study
         {
             new Series("selective synapses (ρ ≥ 2), strongest first", Enumerable.Range(1, bySelective.Count).Select(i => (double)i).ToList(), Cum(bySelective), "#d62728"),
             new Series("all synapses, strongest first", Enumerable.Range(1, byAll.Count).Select(i => (double)i).ToList(), Cum(byAll), "#7f7f7f"),
-        }, new ChartOptions("Share of the region's energy carried by the first k synapses", "k (synapses)", "share of Σ E_R", LogX: true, Width: 700, Height: 420),
+        }, new ChartOptions($"Share of the region's energy carried by the first k synapses (ensemble: {ensemble.Size})", "k (synapses)", "share of Σ E_R", LogX: true, Width: 700, Height: 420, Legend: false),
             new[] { new ReferenceLine(0.8, false, "q = 0.8", "#333333"), new ReferenceLine(Math.Max(1, ensemble.Size), true, $"ensemble: {ensemble.Size}", "#d62728") });
         var selectivityPoints = Enumerable.Range(0, topology.SynapseCount)
             .Select(s => (s, e: energies.Inside[s] / total, r: energies.Selectivity(s)))
@@ -362,12 +362,12 @@ public sealed class EnsemblesStudy : Study
         {
             new Series("other synapses", selectivityPoints.Where(t => !members.Contains(t.s)).Select(t => t.e).ToList(), selectivityPoints.Where(t => !members.Contains(t.s)).Select(t => t.r).ToList(), "#7f7f7f"),
             new Series("ensemble", selectivityPoints.Where(t => members.Contains(t.s)).Select(t => t.e).ToList(), selectivityPoints.Where(t => members.Contains(t.s)).Select(t => t.r).ToList(), "#d62728"),
-        }, new ChartOptions("Every synapse: share of the region's energy vs selectivity", "E_R(s) / Σ E_R", "selectivity ρ (inside/outside per pixel)", LogX: true, LogY: true, Width: 700, Height: 420),
+        }, new ChartOptions("Every synapse: share of the region's energy vs selectivity (red: the ensemble)", "E_R(s) / Σ E_R", "selectivity ρ (inside/outside per pixel)", LogX: true, LogY: true, Width: 700, Height: 420, Legend: false),
             new[] { new ReferenceLine(2, false, "ρ_min = 2", "#333333") });
         section.AddFigureRow(new[]
         {
-            context.SavePng("ensemble_share_curve.png", curve, "How many synapses it takes to carry the region: red, the selective candidates (ρ ≥ 2) strongest first — the ensemble is where red crosses 0.8; grey, all synapses without the selectivity condition."),
-            context.SavePng("ensemble_selectivity.png", scatter, "Each point is a synapse: its share of the region's energy and its selectivity (log–log). The ensemble (red) is the strongest of the selective synapses."),
+            context.SavePng("ensemble_share_curve.png", curve, "How many synapses it takes to carry the region: red, the selective candidates (ρ ≥ 2) strongest first — the ensemble ends where red crosses q = 0.8 (dotted); grey, all synapses without the selectivity condition (where the two coincide, the strongest synapses are all selective)."),
+            context.SavePng("ensemble_selectivity.png", scatter, "Each point is a synapse: its share of the region's energy and its selectivity (log–log); dotted: ρ_min = 2. The ensemble (red) is the strongest of the selective synapses; the many weak synapses (left) barely touch the region and are not selective."),
         });
 
         // The ensemble in the wiring: target neuron × source node.
@@ -579,7 +579,7 @@ public sealed class EnsemblesStudy : Study
             series.Add(new Series(label, xs, ThoughtExperiments.Evaluate(range, xs), colour, Dashed: true));
         }
         range.SetBiases(b0);
-        var rangeChart = Charts.Line(series, new ChartOptions("3. Range detector: out > 0 ⇔ x ∈ (L, U)", "x", "output", Width: 620, Height: 420),
+        var rangeChart = Charts.Line(series, new ChartOptions("3. Range detector: out > 0 ⇔ x ∈ (L, U)", "x", "output", Width: 620, Height: 420, Legend: false),
             new[] { new ReferenceLine(-0.3, true, "L", "#777777"), new ReferenceLine(0.4, true, "U", "#777777"), new ReferenceLine(0, false) });
         // 4. Two-interval detector.
         using var two = ThoughtExperiments.TwoIntervalDetector();
@@ -594,7 +594,7 @@ public sealed class EnsemblesStudy : Study
         });
         section.AddFigureRow(new[]
         {
-            context.SavePng("te_range_detector.png", rangeChart, "Three neurons detect an interval; moving h1's bias moves only the lower boundary, moving both biases together shifts the interval and in opposite directions resizes it — the interval's width is a property of the pair of synapses, not of either neuron."),
+            context.SavePng("te_range_detector.png", rangeChart, "Three neurons detect an interval (blue: L = −0.3, U = 0.4, dotted). Orange: h1's bias −4 moves only L (to −0.1). Green: both biases −6 shift the interval to (0, 0.7). Purple: h1 −4 and h2 +4 shrink it to (−0.1, 0.2). The interval's width is a property of the pair of synapses, not of either neuron."),
             context.SavePng("te_two_interval.png", twoChart, "Four neurons: n1 excites, n2 (gentle) inhibits, n3 excites again, n2 saturates and inhibits again. B1 belongs to n1 and B3 to n3, but B2 and B4 both move with n2: moving one inner boundary alone needs several synapses at once. (The brief's B1 and B3 neglect h2's small value; the exact sign changes are at −0.621 and 0.104.)"),
         });
     }
@@ -683,14 +683,13 @@ public sealed class EnsemblesStudy : Study
         return rgb.contiguous().MoveToOuterDisposeScope();
     }
 
-    /// <summary>Pixels on the boundary of a mask: <c>[H, W]</c> boolean.</summary>
+    /// <summary>The ring of pixels just outside a mask (so the region itself stays visible): <c>[H, W]</c> boolean.</summary>
     private static Tensor Outline(Tensor mask)
     {
         using var scope = NewDisposeScope();
         var m = mask.to(ScalarType.Float32).unsqueeze(0).unsqueeze(0);
         var dilated = nn.functional.max_pool2d(m, 3, 1, 1);
-        var eroded = -nn.functional.max_pool2d(-m, 3, 1, 1);
-        return ((dilated - eroded) > 0.5f)[0, 0].cpu().MoveToOuterDisposeScope();
+        return ((dilated - m) > 0.5f)[0, 0].cpu().MoveToOuterDisposeScope();
     }
 
     private static Tensor WithOutline(Tensor image, Tensor outline)
