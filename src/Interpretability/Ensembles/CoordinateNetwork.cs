@@ -189,7 +189,7 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
         if (synapse < 0 || synapse >= Topology.SynapseCount)
             throw new ArgumentOutOfRangeException(nameof(synapse), synapse, $"Synapses are numbered 0…{Topology.SynapseCount - 1}.");
         using var d = zeros(Topology.SynapseCount, dtype: ScalarType.Float64);
-        d[synapse] = tensor(delta, ScalarType.Float64);
+        using (var entry = d[synapse]) entry.fill_(delta);
         return Perturb(d);
     }
 
@@ -327,6 +327,18 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>Frees the parameters and the cached index tensors.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            lock (indexCache)
+            {
+                foreach (var index in indexCache.Values) index.Dispose();
+                indexCache.Clear();
+            }
+        base.Dispose(disposing);
+    }
+
     private Tensor CheckCoordinates(Tensor coords, out long[] lead)
     {
         ArgumentNullException.ThrowIfNull(coords);
@@ -423,8 +435,17 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
     }
 
     /// <summary>The layout's index tensors on one device (created once per device, never disposed with a scope).</summary>
-    internal sealed class DeviceIndex
+    internal sealed class DeviceIndex : IDisposable
     {
+        public void Dispose()
+        {
+            DenseIndex.Dispose();
+            NeuronAtPosition.Dispose();
+            NodePositions.Dispose();
+            NeuronPositions.Dispose();
+            OutputPositions.Dispose();
+        }
+
         public DeviceIndex(Layout layout, Device device)
         {
             DenseIndex = tensor(layout.DenseIndex, device: device).DetachFromDisposeScope();

@@ -176,7 +176,7 @@ public static class EnsembleEditing
             throw new ArgumentException($"direction must hold one value per synapse ({network.Topology.SynapseCount}); got {direction.Count}.", nameof(direction));
         if (!(insideRms > 0)) throw new ArgumentOutOfRangeException(nameof(insideRms), insideRms, "insideRms must be positive.");
         using var scope = NewDisposeScope();
-        var m = grid.RegionWeights(mask, nameof(mask));
+        var m = grid.RegionWeights(mask, nameof(mask)).cpu();
         var coords = grid.Coordinates(network.DType, network.Device);
         var d = tensor(direction.ToArray(), dtype: ScalarType.Float64);
         double scale;
@@ -188,9 +188,9 @@ public static class EnsembleEditing
             scale = 2 * insideRms / Math.Sqrt(msInside);                                        // [0, 1] units → (−1, 1) units
         }
         var delta = d * scale;
-        var before = network.Render(grid);
+        var before = network.Render(grid).cpu();
         Tensor after;
-        using (network.Perturb(delta)) after = network.Render(grid);
+        using (network.Perturb(delta)) after = network.Render(grid).cpu();
         var sq = (after - before).to(ScalarType.Float64).pow(2).mean(new long[] { 0 }).reshape(-1).cpu();   // [P], [0, 1] units
         var inside = Math.Sqrt((sq * m).sum().ToDouble() / m.sum().ToDouble());
         var outside = Math.Sqrt((sq * (1 - m)).sum().ToDouble() / (1 - m).sum().ToDouble());

@@ -97,8 +97,23 @@ public static class SynapseJacobian
     {
         using var scope = NewDisposeScope();
         using var factors = Compute(network, coords);
-        var exact = factors.Materialize().to(ScalarType.Float64);                      // [P, O, S]
-        var fd = CentralDifferences(network, coords, step).to(ScalarType.Float64);      // [P, O, S]
+        return MaxRelativeError(factors.Materialize(), CentralDifferences(network, coords, step));
+    }
+
+    /// <summary>
+    /// The per-column relative error of a Jacobian against a reference (same formula as the overload above).
+    /// </summary>
+    /// <param name="jacobian"><c>[P, O, S]</c>.</param>
+    /// <param name="reference"><c>[P, O, S]</c>, e.g. <see cref="CentralDifferences"/>.</param>
+    public static double MaxRelativeError(Tensor jacobian, Tensor reference)
+    {
+        ArgumentNullException.ThrowIfNull(jacobian);
+        ArgumentNullException.ThrowIfNull(reference);
+        if (jacobian.dim() != 3 || !jacobian.shape.SequenceEqual(reference.shape))
+            throw new ArgumentException($"jacobian and reference must both be [P, O, S]; got [{string.Join(", ", jacobian.shape)}] and [{string.Join(", ", reference.shape)}].", nameof(reference));
+        using var scope = NewDisposeScope();
+        var exact = jacobian.to(ScalarType.Float64);
+        var fd = reference.to(ScalarType.Float64, exact.device);
         var diff = (exact - fd).pow(2).sum(new long[] { 0, 1 }).sqrt();
         var norm = fd.pow(2).sum(new long[] { 0, 1 }).sqrt();
         var floor = Math.Max(norm.max().ToDouble() * 1e-8, double.Epsilon);

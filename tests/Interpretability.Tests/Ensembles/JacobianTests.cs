@@ -88,6 +88,34 @@ public class JacobianTests
     }
 
     [Fact]
+    public void Effect_maps_are_linear_for_small_weight_changes_and_not_for_large_ones()
+    {
+        using var net = new CoordinateNetwork(SynapseTopology.Article(), seed: 9, dtype: ScalarType.Float64);
+        using var x = PixelGrid.Square(6).Coordinates(ScalarType.Float64);
+        using var f = SynapseJacobian.Compute(net, x);
+        using var linear = EffectMaps.Linear(f, 40, 0.5);
+        Assert.True((linear - f.Column(40) * 0.5).abs().max().ToDouble() < 1e-15);
+        // Actual: a plain re-evaluation with the weight moved.
+        using var actual = EffectMaps.Actual(net, x, 40, 0.5);
+        var w = net.GetWeights();
+        var b = net.GetBiases();
+        var moved = (double[])w.Clone();
+        moved[40] += 0.5;
+        var xy = x.data<double>().ToArray();
+        for (int p = 0; p < 36; p += 7)
+        {
+            var o0 = PlainNetwork.Outputs(net.Topology, w, b, new[] { xy[2 * p], xy[2 * p + 1] });
+            var o1 = PlainNetwork.Outputs(net.Topology, moved, b, new[] { xy[2 * p], xy[2 * p + 1] });
+            for (int c = 0; c < 3; c++) Assert.Equal(o1[c] - o0[c], actual[p, c].ToDouble(), 12);
+        }
+        // Relative linearisation error shrinks in proportion to Δw.
+        var tiny = EffectMaps.LinearizationErrors(net, x, 1e-4);
+        var big = EffectMaps.LinearizationErrors(net, x, 1.0);
+        Assert.True(tiny.Max() < 1e-2, $"max error at Δw = 1e-4: {tiny.Max()}");
+        Assert.True(big.Average() > 100 * tiny.Average());
+    }
+
+    [Fact]
     public void Forward_differences_with_one_pass_per_synapse_approximate_the_factored_jacobian()
     {
         using var net = new CoordinateNetwork(PlainNetwork.SmallDag(4), seed: 1, dtype: ScalarType.Float64);

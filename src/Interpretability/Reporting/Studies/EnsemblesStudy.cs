@@ -29,6 +29,9 @@ public sealed record EnsemblesStudyOptions(string Target = "bird", int Size = 64
 /// </summary>
 public sealed class EnsemblesStudy : Study
 {
+    /// <summary>Size of the region edits: their linearised RMS colour change inside the region ([0, 1] units).</summary>
+    public const double EditInsideRms = 0.25;
+
     private readonly EnsemblesStudyOptions options;
 
     /// <summary>Creates the study.</summary>
@@ -178,10 +181,12 @@ public sealed class EnsemblesStudy : Study
         using (var net64 = network.Copy(ScalarType.Float64))
         using (var checkCoords = PixelGrid.Square(checkSize).Coordinates(ScalarType.Float64, device))
         {
-            jacobianError = SynapseJacobian.MaxRelativeError(net64, checkCoords, 1e-4);
             using var f64 = SynapseJacobian.Compute(net64, checkCoords);
-            var exact = f64.Materialize().reshape(-1).cpu();
-            var fd = SynapseJacobian.CentralDifferences(net64, checkCoords, 1e-4).reshape(-1).cpu();
+            var exactJ = f64.Materialize();
+            var fdJ = SynapseJacobian.CentralDifferences(net64, checkCoords, 1e-4);
+            jacobianError = SynapseJacobian.MaxRelativeError(exactJ, fdJ);
+            var exact = exactJ.reshape(-1).cpu();
+            var fd = fdJ.reshape(-1).cpu();
             using var gen = new Generator((ulong)context.Seed);
             var pick = randperm(exact.shape[0], generator: gen).narrow(0, 0, Math.Min(3000, exact.shape[0]));
             var ex = exact.index_select(0, pick).data<double>().ToArray();
@@ -262,8 +267,8 @@ public sealed class EnsemblesStudy : Study
         Report(context, "editing the region along its ensemble", 0.84);
         var eigen = EnsembleEditing.MostSelective(network, grid, regionMask, ensemble.Synapses, label: "ensemble eigen-direction");
         var single = EnsembleEditing.BestSingleSynapse(topology, energies);
-        using var editEnsemble = EnsembleEditing.Apply(network, grid, regionMask, eigen.Direction);
-        using var editSingle = EnsembleEditing.Apply(network, grid, regionMask, single.Direction);
+        using var editEnsemble = EnsembleEditing.Apply(network, grid, regionMask, eigen.Direction, EditInsideRms);
+        using var editSingle = EnsembleEditing.Apply(network, grid, regionMask, single.Direction, EditInsideRms);
         metrics.Set("edit_selectivity_ensemble", Finite(editEnsemble.Selectivity));
         metrics.Set("edit_selectivity_best_single", Finite(editSingle.Selectivity));
         metrics.Set("edit_linear_selectivity_ensemble", Finite(eigen.LinearSelectivity));
@@ -293,15 +298,16 @@ public sealed class EnsemblesStudy : Study
         section.AddFigure(context.Figure("region_edit.png",
             $"Editing {regionName} (the magenta ring surrounds it). Ensemble edit: the top generalised eigenvector of G_R d = λ (G_¬R + εI) d over the ensemble's {ensemble.Size} synapses (the weight direction " +
             $"that changes the region most per unit change outside). Best single synapse: {topology.Describe(single.Synapses[0])}, the synapse with the largest E_R/(E_¬R + ε). Both steps are scaled so the " +
-            $"linearised RMS change inside the region is 0.15; the pictures are re-rendered (not linearised). |change| maps share one scale (viridis). Selectivity = mean squared change per pixel inside / outside: " +
+            $"linearised RMS change inside the region is {EditInsideRms} (colours in [0, 1]); the pictures are re-rendered (not linearised). |change| maps share one scale (viridis). Selectivity = mean squared change per pixel inside / outside: " +
             $"ensemble {editEnsemble.Selectivity:0.0} vs single synapse {editSingle.Selectivity:0.0} (linearised: {eigen.LinearSelectivity:0.0} vs {single.LinearSelectivity:0.0})."));
 
         Mark("edit");
         // ---- 9. Large-perturbation strips ---------------------------------------------------------------------------------
         Report(context, "large-perturbation strips", 0.9);
         StripFigure(context, section, network, grid, topology, ensemble, single, energies, quick);
+        LinearVersusActual(context, section, network, grid, topology, coords, factors, ensemble, metrics);
 
-        Mark("strips");
+        Mark("strips_and_linearization");
         // ---- 10. Thought experiments --------------------------------------------------------------------------------------
         Report(context, "thought experiments", 0.95);
         var experiments = ThoughtExperiments.VerifyAll();
@@ -535,6 +541,46 @@ public sealed class EnsemblesStudy : Study
         section.AddFigure(context.Figure("strips.png",
             $"Seed 000's experiment: move one synapse's weight far (Δw = kΔ, Δ = 0.25, k = −{(quick ? 2 : 4)}…{(quick ? 2 : 4)}) and re-render. Rows: " +
             string.Join("; ", chosen.Select(c => $"s{c.Synapse} = {c.Why}")) + ". Under each frame |O_k − O_0| (viridis, one scale per synapse, its maximum in the row label)."));
+    }
+
+    private static void LinearVersusActual(StudyContext context, ReportSection section, CoordinateNetwork network, PixelGrid grid, SynapseTopology topology,
+        Tensor coords, JacobianFactors factors, SynapseEnsemble ensemble, Metrics metrics)
+    {
+        const double small = 0.25, large = 1.0;
+        var errors = EffectMaps.LinearizationErrors(network, coords, small);
+        var sorted = errors.Order().ToArray();
+        metrics.Set("effect_linearization_median_rel_error", sorted[sorted.Length / 2]);
+        metrics.Set("effect_linearization_p90_rel_error", sorted[(int)(0.9 * (sorted.Length - 1))]);
+        var picks = new List<int>();
+        if (ensemble.Size > 0) picks.Add(ensemble.Synapses[0]);
+        picks.Add(0);
+        picks.Add(errors.Select((e, s) => (e, s)).MaxBy(t => t.e).s);
+        picks.Add(errors.Select((e, s) => (e, s)).Where(t => t.e > 0).MinBy(t => t.e).s);
+        picks = picks.Distinct().ToList();
+        var tiles = new List<Tensor>();
+        var labels = new List<string>();
+        foreach (var s in picks)
+        {
+            Tensor Map(Tensor change) => grid.ToMap(change.mean(new long[] { 1 })).to(ScalarType.Float32).cpu();
+            var maps = new[]
+            {
+                Map(EffectMaps.Linear(factors, s, small)), Map(EffectMaps.Actual(network, coords, s, small)),
+                Map(EffectMaps.Linear(factors, s, large)), Map(EffectMaps.Actual(network, coords, s, large)),
+            };
+            var limitSmall = Math.Max(1e-9, Math.Max(maps[0].abs().max().ToDouble(), maps[1].abs().max().ToDouble()));
+            var limitLarge = Math.Max(1e-9, Math.Max(maps[2].abs().max().ToDouble(), maps[3].abs().max().ToDouble()));
+            for (int k = 0; k < 4; k++)
+                tiles.Add(Colormap.Diverging.Apply(Normalization.SymmetricWithLimit(k < 2 ? limitSmall : limitLarge).Apply(maps[k])));
+            labels.Add($"{topology.Describe(s)} (error {errors[s]:0.00})");
+        }
+        SaveGrid(context.PathOf("effect_linear_vs_actual.png"), tiles, null, new GridOptions(Columns: 4, TileSize: 120, FontSize: 11, RowLabels: labels,
+            ColumnLabels: new[] { $"linear, Δw = {small}", $"actual, Δw = {small}", $"linear, Δw = {large}", $"actual, Δw = {large}" },
+            Title: "Effect of one synapse on the mean colour: linearised (J·Δw) vs re-rendered"));
+        section.AddFigure(context.Figure("effect_linear_vs_actual.png",
+            $"Linearised effect maps (from the exact Jacobian, no extra pass) against the actual change after re-rendering, for Δw = {small} and Δw = {large} " +
+            "(red brighter, blue darker; the two tiles of a pair share one scale). Rows: the ensemble's strongest synapse, synapse 0, the synapse whose linearisation is worst and the one whose is best at " +
+            $"Δw = {small}; the row label gives ‖actual − linear‖/‖actual‖. Over all {topology.SynapseCount} synapses at Δw = {small}, the median of that error is {sorted[sorted.Length / 2]:0.00} and " +
+            $"its 90th percentile {sorted[(int)(0.9 * (sorted.Length - 1))]:0.00}: small changes are linear, large ones are not — as the seed warns for its strips."));
     }
 
     private static void ThoughtExperimentFigures(StudyContext context, ReportSection section, IReadOnlyList<ThoughtExperimentResult> results)
