@@ -66,7 +66,7 @@ public static class SynapseGram
             using var chunkScope = NewDisposeScope();
             var n = Math.Min(chunkPixels, P - start);
             var (a, d, _) = SynapseJacobian.ComputeRaw(network, coords.narrow(0, start, n));
-            var rows = d.permute(0, 2, 1).index_select(1, tgt) * a.t().index_select(0, src).unsqueeze(0);   // [O, k, n]
+            var rows = d.permute(0, 2, 1).contiguous().index_select(1, tgt) * a.t().contiguous().index_select(0, src).unsqueeze(0);   // [O, k, n]
             var weighted = w is null ? rows : rows * w.narrow(0, start, n);
             gram.add_(weighted.matmul(rows.transpose(1, 2)).sum(dim: 0).to(ScalarType.Float64));                // Σ_c J_c diag(m) J_cᵀ
         }

@@ -132,9 +132,10 @@ public static class SynapseJacobian
         var a = network.ForwardPositions(x, index, null);                               // [P, T] positions
         var d = network.BackwardPositions(a, index);                                    // [O·P, N] positions
         long P = x.shape[0];
-        var activations = a.index_select(1, index.NodePositions);                       // [P, T] node order
-        var deltas = d.view(t.OutputCount, P, t.NeuronCount).index_select(2, index.NeuronPositions);  // [O, P, N] neuron order
-        var outputs = a.index_select(1, index.OutputPositions);
+        var layout = network.Positions;
+        var activations = CoordinateNetwork.SelectColumns(a, layout.NodePosition, index.NodePositions).contiguous();                  // [P, T] node order
+        var deltas = CoordinateNetwork.SelectColumns(d.view(t.OutputCount, P, t.NeuronCount), layout.NeuronPosition, index.NeuronPositions).contiguous();  // [O, P, N]
+        var outputs = CoordinateNetwork.SelectColumns(a, layout.OutputPositions, index.OutputPositions).contiguous();
         return (activations, deltas, outputs);
     }
 }
@@ -198,10 +199,9 @@ public sealed class JacobianFactors : IDisposable
         foreach (var s in synapses)
             if (s < 0 || s >= Topology.SynapseCount) throw new ArgumentOutOfRangeException(nameof(synapses), s, $"Synapses are numbered 0…{Topology.SynapseCount - 1}.");
         using var scope = NewDisposeScope();
-        var src = tensor(synapses.Select(s => (long)Topology.Sources[s]).ToArray(), device: Activations.device);
-        var tgt = tensor(synapses.Select(s => (long)(Topology.Targets[s] - Topology.InputCount)).ToArray(), device: Activations.device);
-        var product = Deltas.index_select(2, tgt) * Activations.index_select(1, src).unsqueeze(0);
-        return product.permute(1, 0, 2).contiguous().MoveToOuterDisposeScope();
+        // One column at a time: a few synapses never pay for re-laying out the whole factors.
+        var columns = synapses.Select(s => Deltas.select(2, Topology.Targets[s] - Topology.InputCount) * Activations.select(1, Topology.Sources[s]).unsqueeze(0)).ToList();   // [O, P] each
+        return stack(columns, 2).permute(1, 0, 2).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>One synapse's effect map: <c>[P, O]</c>, the change of every output per unit change of its weight.</summary>
@@ -236,8 +236,9 @@ public sealed class JacobianFactors : IDisposable
     public Tensor EffectNorms()
     {
         using var scope = NewDisposeScope();
-        var q = Deltas.pow(2).sum(dim: 0);                                                // [P, N]
-        return (q.index_select(1, TargetIndex) * Activations.index_select(1, SourceIndex).pow(2)).sqrt().t().contiguous().MoveToOuterDisposeScope();
+        var q = Deltas.pow(2).sum(dim: 0).t().contiguous();                                // [N, P]
+        var a2 = Activations.pow(2).t().contiguous();                                       // [T, P]
+        return (q.index_select(0, TargetIndex) * a2.index_select(0, SourceIndex)).sqrt().MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

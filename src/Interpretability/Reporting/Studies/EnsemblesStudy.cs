@@ -265,7 +265,10 @@ public sealed class EnsemblesStudy : Study
         Mark("properties");
         // ---- 8. Editing the region ---------------------------------------------------------------------------------------
         Report(context, "editing the region along its ensemble", 0.84);
-        var eigen = EnsembleEditing.MostSelective(network, grid, regionMask, ensemble.Synapses, label: "ensemble eigen-direction");
+        // An ensemble can be empty (an untrained network in quick mode may have no selective synapse): then the edit may use every synapse.
+        var editable = ensemble.Size > 0 ? ensemble.Synapses : Enumerable.Range(0, topology.SynapseCount).ToArray();
+        if (ensemble.Size == 0) section.Paragraph("No synapse is selective for the region (ρ ≥ 2), so the ensemble is empty; the edit below may move every synapse.");
+        var eigen = EnsembleEditing.MostSelective(network, grid, regionMask, editable, label: "ensemble eigen-direction");
         var single = EnsembleEditing.BestSingleSynapse(topology, energies);
         using var editEnsemble = EnsembleEditing.Apply(network, grid, regionMask, eigen.Direction, EditInsideRms);
         using var editSingle = EnsembleEditing.Apply(network, grid, regionMask, single.Direction, EditInsideRms);
@@ -290,13 +293,13 @@ public sealed class EnsemblesStudy : Study
             };
             var titles = new string?[]
             {
-                "before", $"ensemble edit ({ensemble.Size} synapses)", $"|change|: inside {editEnsemble.InsideRms:0.000}, outside {editEnsemble.OutsideRms:0.0000}, selectivity {editEnsemble.Selectivity:0.0}",
+                "before", $"ensemble edit ({editable.Count} synapses)", $"|change|: inside {editEnsemble.InsideRms:0.000}, outside {editEnsemble.OutsideRms:0.0000}, selectivity {editEnsemble.Selectivity:0.0}",
                 $"best single synapse s{single.Synapses[0]}", $"|change|: inside {editSingle.InsideRms:0.000}, outside {editSingle.OutsideRms:0.0000}, selectivity {editSingle.Selectivity:0.0}",
             };
             SaveGrid(context.PathOf("region_edit.png"), tiles, titles, new GridOptions(Columns: 5, TileSize: 180, FontSize: 11));
         }
         section.AddFigure(context.Figure("region_edit.png",
-            $"Editing {regionName} (the magenta ring surrounds it). Ensemble edit: the top generalised eigenvector of G_R d = λ (G_¬R + εI) d over the ensemble's {ensemble.Size} synapses (the weight direction " +
+            $"Editing {regionName} (the magenta ring surrounds it). Ensemble edit: the top generalised eigenvector of G_R d = λ (G_¬R + εI) d over the ensemble's {editable.Count} synapses (the weight direction " +
             $"that changes the region most per unit change outside). Best single synapse: {topology.Describe(single.Synapses[0])}, the synapse with the largest E_R/(E_¬R + ε). Both steps are scaled so the " +
             $"linearised RMS change inside the region is {EditInsideRms} (colours in [0, 1]); the pictures are re-rendered (not linearised). |change| maps share one scale (viridis). Selectivity = mean squared change per pixel inside / outside: " +
             $"ensemble {editEnsemble.Selectivity:0.0} vs single synapse {editSingle.Selectivity:0.0} (linearised: {eigen.LinearSelectivity:0.0} vs {single.LinearSelectivity:0.0})."));
@@ -355,20 +358,20 @@ public sealed class EnsemblesStudy : Study
         var byAll = energies.Inside.OrderByDescending(e => e).ToList();
         var total = energies.TotalInside;
         List<double> Cum(List<double> v) { double acc = 0; return v.Select(e => (acc += e) / total).ToList(); }
-        var curve = Charts.Line(new[]
-        {
-            new Series("selective synapses (ρ ≥ 2), strongest first", Enumerable.Range(1, bySelective.Count).Select(i => (double)i).ToList(), Cum(bySelective), "#d62728"),
-            new Series("all synapses, strongest first", Enumerable.Range(1, byAll.Count).Select(i => (double)i).ToList(), Cum(byAll), "#7f7f7f"),
-        }, new ChartOptions($"Share of the region's energy carried by the first k synapses (ensemble: {ensemble.Size})", "k (synapses)", "share of Σ E_R", LogX: true, Width: 700, Height: 420, Legend: false),
+        var curves = new List<Series> { new("all synapses, strongest first", Enumerable.Range(1, byAll.Count).Select(i => (double)i).ToList(), Cum(byAll), "#7f7f7f") };
+        if (bySelective.Count > 0)
+            curves.Add(new Series("selective synapses (ρ ≥ 2), strongest first", Enumerable.Range(1, bySelective.Count).Select(i => (double)i).ToList(), Cum(bySelective), "#d62728"));
+        var curve = Charts.Line(curves, new ChartOptions($"Share of the region's energy carried by the first k synapses (ensemble: {ensemble.Size})", "k (synapses)", "share of Σ E_R", LogX: true, Width: 700, Height: 420, Legend: false),
             new[] { new ReferenceLine(0.8, false, "q = 0.8", "#333333"), new ReferenceLine(Math.Max(1, ensemble.Size), true, $"ensemble: {ensemble.Size}", "#d62728") });
         var selectivityPoints = Enumerable.Range(0, topology.SynapseCount)
             .Select(s => (s, e: energies.Inside[s] / total, r: energies.Selectivity(s)))
             .Where(t => t.e > 0 && double.IsFinite(t.r) && t.r > 0).ToList();
-        var scatter = Charts.Scatter(new[]
+        var scatterSeries = new[]
         {
             new Series("other synapses", selectivityPoints.Where(t => !members.Contains(t.s)).Select(t => t.e).ToList(), selectivityPoints.Where(t => !members.Contains(t.s)).Select(t => t.r).ToList(), "#7f7f7f"),
             new Series("ensemble", selectivityPoints.Where(t => members.Contains(t.s)).Select(t => t.e).ToList(), selectivityPoints.Where(t => members.Contains(t.s)).Select(t => t.r).ToList(), "#d62728"),
-        }, new ChartOptions("Every synapse: share of the region's energy vs selectivity (red: the ensemble)", "E_R(s) / Σ E_R", "selectivity ρ (inside/outside per pixel)", LogX: true, LogY: true, Width: 700, Height: 420, Legend: false),
+        }.Where(x => x.X.Count > 0).ToList();
+        var scatter = Charts.Scatter(scatterSeries, new ChartOptions("Every synapse: share of the region's energy vs selectivity (red: the ensemble)", "E_R(s) / Σ E_R", "selectivity ρ (inside/outside per pixel)", LogX: true, LogY: true, Width: 700, Height: 420, Legend: false),
             new[] { new ReferenceLine(2, false, "ρ_min = 2", "#333333") });
         section.AddFigureRow(new[]
         {
@@ -382,7 +385,7 @@ public sealed class EnsemblesStudy : Study
         var markX = ensemble.Synapses.Select(s => topology.Sources[s] + 0.5).ToList();
         var markY = ensemble.Synapses.Select(s => topology.TargetNeuron(s) + 0.5).ToList();
         var matrix = Charts.Heatmap(values, new ChartOptions("Region energy of every synapse in the wiring (√ share); red dots: the ensemble", "source node (0 = x, 1 = y, 2 + j = neuron j)", "target neuron", Width: 760, Height: 640),
-            "√(E_R(s)/Σ E_R)", overlay: new[] { new Series("ensemble", markX, markY, "#ff2020", Markers: true, LineWidth: 0) });
+            "√(E_R(s)/Σ E_R)", overlay: markX.Count > 0 ? new[] { new Series("ensemble", markX, markY, "#ff2020", Markers: true, LineWidth: 0) } : null);
         section.AddFigure(context.SavePng("ensemble_matrix.png", matrix,
             "The synapse list as a matrix: row = target neuron, column = source node (x, y, then neurons); colour = √ of the synapse's share of the region's energy (dark cells with no colour are absent synapses or silent ones). " +
             "The ensemble's synapses (red dots) spread over several target neurons."));
@@ -657,7 +660,7 @@ public sealed class EnsemblesStudy : Study
         var src = tensor(t.Sources.Select(v => (long)v).ToArray(), device: f.Activations.device);
         var tgt = tensor(t.Targets.Select(v => (long)(v - t.InputCount)).ToArray(), device: f.Activations.device);
         var deltaMean = f.Deltas.mean(new long[] { 0 });                                          // [P, N]
-        return (deltaMean.t().index_select(0, tgt) * f.Activations.t().index_select(0, src)).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+        return (deltaMean.t().contiguous().index_select(0, tgt) * f.Activations.t().contiguous().index_select(0, src)).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
     }
 
     /// <summary>Σ over a set of synapses of Σ_c J², per pixel, as an <c>[H, W]</c> map.</summary>
@@ -668,8 +671,8 @@ public sealed class EnsemblesStudy : Study
         var t = f.Topology;
         var src = tensor(synapses.Select(s => (long)t.Sources[s]).ToArray(), device: f.Activations.device);
         var tgt = tensor(synapses.Select(s => (long)(t.Targets[s] - t.InputCount)).ToArray(), device: f.Activations.device);
-        var q = f.Deltas.pow(2).sum(dim: 0).t();                                                       // [N, P]
-        var a2 = f.Activations.pow(2).t();                                                        // [T, P]
+        var q = f.Deltas.pow(2).sum(dim: 0).t().contiguous();                                          // [N, P]
+        var a2 = f.Activations.pow(2).t().contiguous();                                           // [T, P]
         var e = (q.index_select(0, tgt) * a2.index_select(0, src)).sum(dim: 0);
         return e.reshape(grid.Height, grid.Width).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
     }
