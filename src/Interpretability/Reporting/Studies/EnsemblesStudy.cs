@@ -583,7 +583,8 @@ public sealed class EnsemblesStudy : Study
             $"Linearised effect maps (from the exact Jacobian, no extra pass) against the actual change after re-rendering, for Δw = {small} and Δw = {large} " +
             "(red brighter, blue darker; the two tiles of a pair share one scale). Rows: the ensemble's strongest synapse, synapse 0, the synapse whose linearisation is worst and the one whose is best at " +
             $"Δw = {small}; the row label gives ‖actual − linear‖/‖actual‖. Over all {topology.SynapseCount} synapses at Δw = {small}, the median of that error is {sorted[sorted.Length / 2]:0.00} and " +
-            $"its 90th percentile {sorted[(int)(0.9 * (sorted.Length - 1))]:0.00}: small changes are linear, large ones are not — as the seed warns for its strips."));
+            $"its 90th percentile {sorted[(int)(0.9 * (sorted.Length - 1))]:0.00}. Synapses whose effect is to move an edge respond far from linearly already at Δw = {small}, and at Δw = {large} the " +
+            "linearisation overshoots wherever the tanh outputs saturate: a synapse's working range is much smaller than the range of its strips, as the seed remarks."));
     }
 
     private static void ThoughtExperimentFigures(StudyContext context, ReportSection section, IReadOnlyList<ThoughtExperimentResult> results)
