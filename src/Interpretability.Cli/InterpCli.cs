@@ -19,6 +19,7 @@ public static class InterpCli
         new ProbingCommand(),
         new DynamicsCommand(),
         new DevicesCommand(),
+        new EnsemblesCommand(),
     };
 
     /// <summary>Runs the CLI with <paramref name="args"/>, writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>

@@ -11,5 +11,6 @@ public static class ReportStudies
     {
         new ProbingStudy(),
         new DynamicsStudy(),
+        new EnsemblesStudy(),
     };
 }
