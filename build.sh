@@ -139,6 +139,8 @@ case "$cmd" in
     dotnet pack src/Interpretability/Interpretability.csproj -c Release -o out/packages -nologo -clp:ErrorsOnly
     dotnet pack src/Interpretability.Cuda/Interpretability.Cuda.csproj -c Release -o out/packages -nologo -clp:ErrorsOnly
     ls -1 out/packages
+    say "pack: a fresh console project consumes the package from out/packages"
+    bash scripts/pack-smoke.sh out/packages
     ;;
   publish-gpu)
     setup

@@ -19,6 +19,7 @@ public sealed class BenchConfig : ManualConfig
     public BenchConfig()
     {
         AddJob(Job.Default.WithWarmupCount(3).WithMinIterationCount(5).WithMaxIterationCount(10).WithId("Short"));
+        AddLogger(BenchmarkDotNet.Loggers.ConsoleLogger.Default);
         AddDiagnoser(MemoryDiagnoser.Default);
         AddColumnProvider(DefaultColumnProviders.Instance);
         AddExporter(MarkdownExporter.GitHub, JsonExporter.Full);

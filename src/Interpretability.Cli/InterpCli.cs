@@ -17,6 +17,7 @@ public static class InterpCli
     {
         new ReportCommand(),
         new ProbingCommand(),
+        new DevicesCommand(),
     };
 
     /// <summary>Runs the CLI with <paramref name="args"/>, writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
@@ -58,6 +59,7 @@ public static class InterpCli
         Console.CancelKeyPress += onCancel;
         try
         {
+            NativeLibtorch.LoadFromEnvironment();   // INTERP_LIBTORCH_DIR: an existing libtorch installation
             TorchRuntime.SilenceNativeWarnings();
             var device = DevicePolicy.Resolve(parse.GetValue(common.Device)!);
             device.Apply();
@@ -79,6 +81,11 @@ public static class InterpCli
         {
             stderr.WriteLine($"interp {spec.Name}: {e.Message}");
             return 2;
+        }
+        catch (CudaUnavailableException e)
+        {
+            stderr.WriteLine($"interp {spec.Name}: {e.Message}");
+            return 1;
         }
         catch (OperationCanceledException)
         {

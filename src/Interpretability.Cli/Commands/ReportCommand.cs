@@ -20,5 +20,5 @@ public sealed class ReportCommand : StudyCommand
 
     /// <inheritdoc />
     public override StudyRunResult Execute(ParseResult parse, StudyContext context) =>
-        StudyRunner.RunAll(ReportStudies.All(context.Quick), context);
+        StudyRunner.RunAll(ReportStudies.All(context.Quick).Append(new Interpretability.Cuda.DevicesStudy()).ToList(), context);
 }
