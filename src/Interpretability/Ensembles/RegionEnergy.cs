@@ -118,7 +118,7 @@ public static class RegionEnergy
             using var chunkScope = NewDisposeScope();
             var n = Math.Min(chunkPixels, P - start);
             var (a, d, _) = SynapseJacobian.ComputeRaw(network, coords.narrow(0, start, n));
-            var q = d.pow(2).sum(0);                                                 // [n, N]
+            var q = d.pow(2).sum(dim: 0);                                                 // [n, N]
             var a2 = a.pow(2);                                                       // [n, T]
             var m = mw.narrow(1, start, n);                                          // [K, n]
             // [K, N, n] x [n, T]: every synapse of every region in one batched product.
@@ -141,7 +141,7 @@ public static class RegionEnergy
             throw new ArgumentException($"weights must be [K, {factors.PointCount}]; got [{string.Join(", ", weights.shape)}].", nameof(weights));
         var t = factors.Topology;
         using var scope = NewDisposeScope();
-        var q = factors.Deltas.pow(2).sum(0);                                        // [P, N]
+        var q = factors.Deltas.pow(2).sum(dim: 0);                                        // [P, N]
         var m = w2.to(q.dtype, q.device);
         var dense = (q.t().unsqueeze(0) * m.unsqueeze(1)).matmul(factors.Activations.pow(2));   // [K, N, T]
         return dense.reshape(w2.shape[0], -1).index_select(1, factors.TargetIndex * t.NodeCount + factors.SourceIndex)

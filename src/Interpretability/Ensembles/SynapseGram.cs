@@ -68,7 +68,7 @@ public static class SynapseGram
             var (a, d, _) = SynapseJacobian.ComputeRaw(network, coords.narrow(0, start, n));
             var rows = d.permute(0, 2, 1).index_select(1, tgt) * a.t().index_select(0, src).unsqueeze(0);   // [O, k, n]
             var weighted = w is null ? rows : rows * w.narrow(0, start, n);
-            gram.add_(weighted.matmul(rows.transpose(1, 2)).sum(0).to(ScalarType.Float64));                // Σ_c J_c diag(m) J_cᵀ
+            gram.add_(weighted.matmul(rows.transpose(1, 2)).sum(dim: 0).to(ScalarType.Float64));                // Σ_c J_c diag(m) J_cᵀ
         }
         return gram.cpu().MoveToOuterDisposeScope();
     }

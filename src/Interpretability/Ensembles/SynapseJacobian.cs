@@ -221,7 +221,7 @@ public sealed class JacobianFactors : IDisposable
     public Tensor EffectNorms()
     {
         using var scope = NewDisposeScope();
-        var q = Deltas.pow(2).sum(0);                                                // [P, N]
+        var q = Deltas.pow(2).sum(dim: 0);                                                // [P, N]
         return (q.index_select(1, TargetIndex) * Activations.index_select(1, SourceIndex).pow(2)).sqrt().t().contiguous().MoveToOuterDisposeScope();
     }
 
