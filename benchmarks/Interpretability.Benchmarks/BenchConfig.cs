@@ -15,10 +15,16 @@ namespace Interpretability.Benchmarks;
 /// </summary>
 public sealed class BenchConfig : ManualConfig
 {
+    /// <summary>Set by <c>--inProcess</c>: run benchmarks inside this process (no .NET SDK needed, e.g. in the GPU archive),
+    /// with a generous time limit because the GPU benchmarks' CPU baselines take seconds per call.</summary>
+    public static bool InProcess { get; set; }
+
     /// <summary>Creates the configuration.</summary>
     public BenchConfig()
     {
-        AddJob(Job.Default.WithWarmupCount(3).WithMinIterationCount(5).WithMaxIterationCount(10).WithId("Short"));
+        var job = Job.Default.WithWarmupCount(3).WithMinIterationCount(5).WithMaxIterationCount(10).WithId("Short");
+        if (InProcess) job = job.WithToolchain(new BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain(TimeSpan.FromHours(2), logOutput: true));
+        AddJob(job);
         AddLogger(BenchmarkDotNet.Loggers.ConsoleLogger.Default);
         AddDiagnoser(MemoryDiagnoser.Default);
         AddColumnProvider(DefaultColumnProviders.Instance);
