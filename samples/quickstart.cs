@@ -11,6 +11,7 @@ using Interpretability.Probing;
 using static TorchSharp.torch;
 
 TorchRuntime.SilenceNativeWarnings();
+TorchRuntime.ApplyCpuWorkarounds(); // oneDNN conv gradients are wrong on some CPUs; see the README
 using var model = ReferenceModels.SmallCnn(inChannels: 3, classes: 10, seed: 1);
 var images = rand(new long[] { 8, 3, 64, 64 });
 

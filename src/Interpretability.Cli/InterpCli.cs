@@ -63,6 +63,7 @@ public static class InterpCli
         {
             NativeLibtorch.LoadFromEnvironment();   // INTERP_LIBTORCH_DIR: an existing libtorch installation
             TorchRuntime.SilenceNativeWarnings();
+            TorchRuntime.ApplyCpuWorkarounds();     // oneDNN conv gradients are wrong on some CPUs: probe, and turn it off there
             var device = DevicePolicy.Resolve(parse.GetValue(common.Device)!);
             device.Apply();
             torch.set_num_threads(parse.GetValue(common.Threads));

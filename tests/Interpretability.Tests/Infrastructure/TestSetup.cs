@@ -10,6 +10,7 @@ internal static class TestSetup
     internal static void Initialize()
     {
         TorchRuntime.SilenceNativeWarnings();
+        TorchRuntime.ApplyCpuWorkarounds();
         torch.set_num_threads(Math.Min(2, Environment.ProcessorCount));
     }
 }
