@@ -21,6 +21,7 @@ public static class InterpCli
         new DevicesCommand(),
         new EnsemblesCommand(),
         new ModelsCommand(),
+        new TuningCommand(),
     };
 
     /// <summary>Runs the CLI with <paramref name="args"/>, writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
