@@ -174,18 +174,19 @@ public static class Stimuli
     /// <param name="orientations">Orientations in radians.</param>
     /// <param name="radii">Radii in pixels.</param>
     /// <param name="strokeWidth">Stroke width in pixels.</param>
-    /// <param name="arcLength">Arc length in radians; null = the arc of fixed chord-free length <paramref name="arcPixels"/> / r, capped at 2π.</param>
+    /// <param name="arcLength">Arc angle in radians; null = <paramref name="arcPixels"/> / r (an arc of fixed length in pixels), capped at <paramref name="maxArc"/>.</param>
     /// <param name="arcPixels">Arc length in pixels when <paramref name="arcLength"/> is null.</param>
+    /// <param name="maxArc">Largest arc angle when <paramref name="arcLength"/> is null (default π: small radii give half circles, not rings).</param>
     /// <returns><c>orientations.Count · radii.Count</c> specs; spec (i, j) at index <c>i · radii.Count + j</c>.</returns>
     public static IReadOnlyList<CurveSpec> CurveGrid(IReadOnlyList<double> orientations, IReadOnlyList<double> radii, double strokeWidth = 2,
-        double? arcLength = null, double arcPixels = 20)
+        double? arcLength = null, double arcPixels = 20, double maxArc = Math.PI)
     {
         ArgumentNullException.ThrowIfNull(orientations);
         ArgumentNullException.ThrowIfNull(radii);
         var specs = new List<CurveSpec>(orientations.Count * radii.Count);
         foreach (var o in orientations)
             foreach (var r in radii)
-                specs.Add(new CurveSpec(o, r, strokeWidth, arcLength ?? Math.Min(2 * Math.PI, arcPixels / r)));
+                specs.Add(new CurveSpec(o, r, strokeWidth, arcLength ?? Math.Min(Math.Min(maxArc, 2 * Math.PI), arcPixels / r)));
         return specs;
     }
 

@@ -22,7 +22,7 @@ public sealed record CurveUnit(string Layer, int Channel, double PreferredOrient
 /// <param name="MinCurveOverLine">Least ratio of the largest curve response to the largest line response (&gt; 1: prefers curves).</param>
 /// <param name="MinRadiusContrast">Least (max − min) / max of the radius tuning curve.</param>
 /// <param name="MinResponse">Least positive curve response (units that never fire on curves are not curve units).</param>
-public sealed record CurveCriteria(double MinSelectivity = 0.3, double MinCurveOverLine = 1.0, double MinRadiusContrast = 0.2, double MinResponse = 1e-3);
+public sealed record CurveCriteria(double MinSelectivity = 0.5, double MinCurveOverLine = 1.5, double MinRadiusContrast = 0.2, double MinResponse = 1e-3);
 
 /// <summary>A layer's curve family: its curve-like units ordered by preferred orientation, and how equivariant they are.</summary>
 /// <param name="Layer">Layer path.</param>

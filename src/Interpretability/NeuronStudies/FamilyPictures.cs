@@ -50,7 +50,7 @@ public static class FamilyPictures
             {
                 var unit = family.Units[u];
                 rowLabels.Add($"{unit.Layer}:{unit.Channel}  {unit.PreferredOrientation * 180 / Math.PI:F0}°  r {unit.PreferredRadius:0.#}  sel {unit.Selectivity:F2}");
-                using (var best = Stimuli.Curves(new[] { new CurveSpec(unit.PreferredOrientation, unit.PreferredRadius, 2, Math.Min(2 * Math.PI, 20 / unit.PreferredRadius)) },
+                using (var best = Stimuli.Curves(new[] { new CurveSpec(unit.PreferredOrientation, unit.PreferredRadius, 2, Math.Min(Math.PI, 20 / unit.PreferredRadius)) },
                            new StimulusCanvas(48)))
                     tiles.Add(Resize(Png.ToBitmap(best[0]), tile));
                 for (int j = 0; j < k; j++)
@@ -129,11 +129,13 @@ public static class FamilyPictures
         int rows = values.GetLength(0), cols = values.GetLength(1);
         double max = 0;
         foreach (var v in values) max = Math.Max(max, v);
-        var bmp = new SKBitmap(cols, rows);
+        // Columns stretched so that the picture is square (few radii, many orientations).
+        int stretch = Math.Max(1, (int)Math.Round((double)rows / cols));
+        var bmp = new SKBitmap(cols * stretch, rows);
         for (int i = 0; i < rows; i++)
-            for (int j = 0; j < cols; j++)
+            for (int j = 0; j < cols * stretch; j++)
             {
-                var (r, g, b) = Colormap.Viridis.ToBytes(max > 0 ? Math.Max(0, values[i, j]) / max : 0);
+                var (r, g, b) = Colormap.Viridis.ToBytes(max > 0 ? Math.Max(0, values[i, j / stretch]) / max : 0);
                 bmp.SetPixel(j, i, new SKColor(r, g, b));
             }
         return bmp;

@@ -167,7 +167,7 @@ public static class SyntheticTuning
     /// <param name="orientations">Orientations in radians (e.g. <see cref="Stimuli.Orientations"/>).</param>
     /// <param name="radii">Radii in pixels.</param>
     /// <param name="strokeWidth">Stroke width in pixels.</param>
-    /// <param name="arcPixels">Arc length in pixels (arc angle = arcPixels / radius, capped at 2π).</param>
+    /// <param name="arcPixels">Arc length in pixels (arc angle = arcPixels / radius, capped at π: a half circle).</param>
     /// <param name="canvas">Canvas (default 64×64 white on black, centred).</param>
     public static CurveTuning Curves(nn.Module<Tensor, Tensor> model, string layer, IReadOnlyList<double> orientations, IReadOnlyList<double> radii,
         double strokeWidth = 2, double arcPixels = 20, StimulusCanvas? canvas = null)

@@ -86,7 +86,7 @@ public sealed class NeuronStudiesStudy : Study
         section.Paragraph("Protocol of Cammarata et al. (2020), 'Curve Detectors' (Distill), on ShapesNet (a 4-conv CNN trained on 11 synthetic shape classes). " +
             "Stimuli are anti-aliased arcs drawn analytically (white, stroke 2 px, on black, 64×64): the arc's midpoint sits at the image centre and its orientation " +
             "is the direction from the midpoint to the arc's circle centre, counter-clockwise on screen (0° = the circle centre lies to the right; 90° = above: a ∪). " +
-            $"Each arc is {arcPixels} px long. A unit's response is read at the central position of its layer (its receptive field is centred on the stimulus).");
+            $"Each arc is {arcPixels} px long (at most a half circle for small radii). A unit's response is read at the central position of its layer (its receptive field is centred on the stimulus).");
 
         // 1. Stimulus sheet.
         Report(context, "drawing stimuli", 0.03);
@@ -149,8 +149,8 @@ public sealed class NeuronStudiesStudy : Study
         var coverage = OrientationCoverage(fam.Units.Select(u => u.PreferredOrientation).ToList());
         metrics.Set("family_orientation_coverage_deg", Math.Round(coverage, 1));
 
-        section.Paragraph($"Curve-like units: orientation selectivity (1 − circular variance of the tuning curve at the preferred radius) ≥ 0.3, largest curve response " +
-            $"above the largest response to a straight line, a radius preference ((max − min)/max of the radius tuning ≥ 0.2) and a largest curve response of at least 5% of the layer's. " +
+        section.Paragraph($"Curve-like units: orientation selectivity (1 − circular variance of the tuning curve at the preferred radius) ≥ 0.5, largest curve response " +
+            $"at least 1.5 × the largest response to a straight line, a radius preference ((max − min)/max of the radius tuning ≥ 0.2) and a largest curve response of at least 5% of the layer's. " +
             $"Counts: {string.Join(", ", layers.Select(l => $"{l} {families[l].Units.Count}/{tunings[l].Channels}"))}. " +
             $"The family studied below is {focus}'s ({fam.Units.Count} units{(options.Units is null ? "" : ", chosen with --units")}), ordered by preferred orientation; " +
             $"its preferred orientations cover {coverage:F0}° of the circle (the largest gap between neighbours subtracted from 360°).");
