@@ -117,6 +117,22 @@ public static class CurveFamilies
     }
 
     /// <summary>
+    /// Up to <paramref name="count"/> units spread over orientation: the circle is cut into <paramref name="count"/> equal
+    /// sectors and the most selective unit of each non-empty sector is kept (for pictures with one line per unit).
+    /// </summary>
+    /// <param name="family">The family.</param>
+    /// <param name="count">Most units to return (≥ 1).</param>
+    /// <returns>The chosen units by increasing preferred orientation.</returns>
+    public static IReadOnlyList<CurveUnit> Representatives(CurveFamily family, int count)
+    {
+        ArgumentNullException.ThrowIfNull(family);
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "count must be at least 1.");
+        if (family.Units.Count <= count) return family.Units;
+        return family.Units.GroupBy(u => Math.Min(count - 1, (int)(u.PreferredOrientation / (2 * Math.PI) * count)))
+            .Select(g => g.OrderByDescending(u => u.Selectivity).First()).OrderBy(u => u.PreferredOrientation).ToList();
+    }
+
+    /// <summary>
     /// Area under the ROC curve of <paramref name="scores"/> for separating positives from negatives (Mann–Whitney, ties
     /// count half): 1 = every positive scores above every negative, 0.5 = chance.
     /// </summary>

@@ -229,25 +229,27 @@ public sealed class NeuronStudiesStudy : Study
         }
         section.AddFigureRow(heatFigures);
         var degs = orientations.Select(Deg).ToList();
+        var reps = fam with { Units = CurveFamilies.Representatives(fam, 8) };
+        var repNote = reps.Units.Count < fam.Units.Count ? $" Shown: {reps.Units.Count} of the {fam.Units.Count} units, the most selective in each 45° sector of preferred orientation." : "";
         section.AddFigure(context.SavePng("tuning_curves.png",
-            FamilyPictures.JointTuning(fam, degs, fam.Units.Select(u => focusTuning.OrientationCurve(u.Channel)).ToList(), $"Synthetic orientation tuning of {focus}'s curve family"),
-            "Every family unit's response to curves at its preferred radius against orientation (normalised to its max): bumps that tile the circle."));
-        section.AddFigure(context.SavePng("radial_tuning.png", FamilyPictures.Radial(fam, focusTuning, $"Radial tuning of {focus}'s curve family"),
-            "Radial tuning: each unit's normalised orientation tuning as a closed curve (angle = curve orientation, radius = response)."));
+            FamilyPictures.JointTuning(reps, degs, reps.Units.Select(u => focusTuning.OrientationCurve(u.Channel)).ToList(), $"Synthetic orientation tuning of {focus}'s curve family"),
+            "Family units' responses to curves at their preferred radius against orientation (normalised to each unit's max): bumps that tile the circle." + repNote));
+        section.AddFigure(context.SavePng("radial_tuning.png", FamilyPictures.Radial(reps, focusTuning, $"Radial tuning of {focus}'s curve family"),
+            "Radial tuning: each unit's normalised orientation tuning as a closed curve (angle = curve orientation, radius = response)." + repNote));
         var (lineOverlay, angleTuning) = (lineTunings[focus], SyntheticTuning.Angles(model, focus, Stimuli.Orientations(quick ? 8 : 24), new[] { Math.PI / 3, Math.PI / 2, 2 * Math.PI / 3 }));
-        var lineSeries = fam.Units.Take(8).Select((u, i) => new Series($"{u.Channel}", lineOrientations.Select(Deg).ToArray(),
+        var lineSeries = reps.Units.Select((u, i) => new Series($"{u.Channel}", lineOrientations.Select(Deg).ToArray(),
             Enumerable.Range(0, lineOrientations.Length).Select(j => lineOverlay[u.Channel, j]).ToArray(), FamilyPictures.Colour(i, u.PreferredOrientation))).ToList();
         section.AddFigure(context.SavePng("line_tuning.png", Charts.Line(lineSeries, new ChartOptions($"{focus}: responses to straight lines", "line orientation (degrees)", "response", Width: 800, Height: 420)),
             "Responses of the family to straight lines (same length and stroke as the curves): lower than to curves by construction of the criterion."));
         int no = quick ? 8 : 24;
-        var angleSeries = fam.Units.Take(8).Select((u, i) => new Series($"{u.Channel}", Stimuli.Orientations(no).Select(Deg).ToArray(),
+        var angleSeries = reps.Units.Select((u, i) => new Series($"{u.Channel}", Stimuli.Orientations(no).Select(Deg).ToArray(),
             Enumerable.Range(0, no).Select(j => Enumerable.Range(0, 3).Max(a => angleTuning[u.Channel, j * 3 + a])).ToArray(), FamilyPictures.Colour(i, u.PreferredOrientation))).ToList();
         section.AddFigure(context.SavePng("angle_tuning.png", Charts.Line(angleSeries, new ChartOptions($"{focus}: responses to angles (best of 60°, 90°, 120° openings)", "angle bisector orientation (degrees)", "response", Width: 800, Height: 420)),
             "Angle tuning: a curve unit responds most to the angle whose bisector matches its preferred curve orientation."));
 
         // 5. Rotation (joint) tuning on dataset examples.
         Report(context, "rotation tuning", 0.6);
-        var rotUnits = fam.Units.Take(quick ? 4 : 12).ToList();
+        var rotUnits = CurveFamilies.Representatives(fam, quick ? 4 : 8).ToList();
         var rotAngles = Stimuli.Orientations(quick ? 24 : 72);
         var rotation = CurveFamilies.RotationTuning(model, focus, data.Images, rotUnits.Select(u => examples[channels.IndexOf(u.Channel)].Take(quick ? 2 : 4).ToList()).ToList(),
             rotUnits.Select(u => u.Channel).ToList(), field, rotAngles);
@@ -257,7 +259,7 @@ public sealed class NeuronStudiesStudy : Study
             FamilyPictures.JointTuning(rotFamily, rotAngles.Select(Deg).ToList(), Enumerable.Range(0, rotUnits.Count).Select(v => Enumerable.Range(0, rotAngles.Length).Select(a => joint[v, a]).ToArray()).ToList(),
                 $"Joint tuning of {focus}'s family on rotated dataset examples"),
             "Each unit's top examples rotated through 360° about the receptive-field centre (affine_grid/grid_sample); a unit's response to u's examples rotated by α " +
-            "is placed at u's preferred orientation + α and averaged over u."));
+            "is placed at u's preferred orientation + α and averaged over u." + (rotUnits.Count < fam.Units.Count ? $" Units: the most selective in each of {(quick ? 4 : 8)} orientation sectors." : "")));
 
         // 6. Activation statistics.
         Report(context, "activation histograms", 0.7);
