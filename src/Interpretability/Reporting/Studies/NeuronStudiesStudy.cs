@@ -69,10 +69,11 @@ public sealed class NeuronStudiesStudy : Study
         using var model = ModelZoo.Open(options.Model);
         model.eval();
         var all = LayerPath.All(model);
-        var layers = options.Layer is { } only ? new[] { only } : NeuronStudiesOptions.ScannedLayers.Where(all.Contains).ToArray();
-        foreach (var l in layers)
-            if (!all.Contains(l)) throw new ArgumentException($"Layer '{l}' is not in the model; layers: {string.Join(", ", all)}.", nameof(options));
-        if (layers.Length == 0) throw new ArgumentException($"The model has none of the layers {string.Join(", ", NeuronStudiesOptions.ScannedLayers)}; pass one with --layer.", nameof(options));
+        if (options.Layer is { } only && !all.Contains(only))
+            throw new ArgumentException($"Layer '{only}' is not in the model; layers: {string.Join(", ", all)}.", nameof(options));
+        var layers = NeuronStudiesOptions.ScannedLayers.Where(all.Contains).ToList();
+        if (options.Layer is { } extra && !layers.Contains(extra)) layers.Add(extra);
+        if (layers.Count == 0) throw new ArgumentException($"The model has none of the layers {string.Join(", ", NeuronStudiesOptions.ScannedLayers)}; pass one with --layer.", nameof(options));
 
         var orientations = Stimuli.Orientations(quick ? 24 : 72);
         var radii = quick ? new[] { 3.0, 5, 8, 12, 20 } : new[] { 3.0, 4, 5, 6, 8, 10, 12, 16, 20, 28 };
@@ -119,7 +120,7 @@ public sealed class NeuronStudiesStudy : Study
         int li = 0;
         foreach (var layer in layers)
         {
-            Report(context, $"synthetic tuning of {layer}", 0.05 + 0.25 * li++ / layers.Length);
+            Report(context, $"synthetic tuning of {layer}", 0.05 + 0.25 * li++ / layers.Count);
             var tuning = SyntheticTuning.Curves(model, layer, orientations, radii, stroke, arcPixels);
             var lines = SyntheticTuning.Lines(model, layer, lineOrientations, arcPixels, stroke);
             var layerMax = Enumerable.Range(0, tuning.Channels).Max(tuning.MaxResponse);
@@ -130,7 +131,7 @@ public sealed class NeuronStudiesStudy : Study
             perLayer.Set(layer, family.Units.Count);
         }
         metrics.Set("curve_units_per_layer", perLayer);
-        var focus = options.Layer ?? layers.OrderByDescending(l => families[l].Units.Count).ThenByDescending(l => Array.IndexOf(layers, l)).First();
+        var focus = options.Layer ?? layers.OrderByDescending(l => families[l].Units.Count).ThenByDescending(l => layers.IndexOf(l)).First();
         var focusTuning = tunings[focus];
         var fam = families[focus];
         if (options.Units is { } chosen)
@@ -161,6 +162,25 @@ public sealed class NeuronStudiesStudy : Study
             metrics.Set("curve_units", Array.Empty<Metrics>());
             metrics.Set("exponential_tail_rate", new Metrics());
             return;
+        }
+
+        // 2b. Colour and contrast-polarity invariance of the family's orientation preference (Distill: invariant to colour).
+        Report(context, "colour and polarity", 0.32);
+        var colourCanvas = new StimulusCanvas(Foreground: (0.9, 0.9, 0.2), Background: (0.2, 0.2, 0.6));
+        var polarityCanvas = new StimulusCanvas(Foreground: (0, 0, 0), Background: (1, 1, 1));
+        var colourTuning = SyntheticTuning.Curves(model, focus, orientations, radii, stroke, arcPixels, colourCanvas);
+        var polarityTuning = SyntheticTuning.Curves(model, focus, orientations, radii, stroke, arcPixels, polarityCanvas);
+        double Agree(CurveTuning other) => fam.Units.Count(u => other.MaxResponse(u.Channel) > 0
+            && CircularStats.Distance(other.PreferredOrientation(u.Channel).Preferred, u.PreferredOrientation) <= Math.PI / 4) / (double)fam.Units.Count;
+        if (fam.Units.Count > 0)
+        {
+            var colourAgree = Agree(colourTuning);
+            var polarityAgree = Agree(polarityTuning);
+            metrics.Set("colour_invariance_fraction", Math.Round(colourAgree, 4));
+            metrics.Set("polarity_invariance_fraction", Math.Round(polarityAgree, 4));
+            section.Paragraph($"Invariance: with yellow curves on blue (same contrast sign, other colours) {100 * colourAgree:F0}% of the family keep their preferred orientation " +
+                $"within 45°; with black curves on white (contrast reversed) {100 * polarityAgree:F0}% do. Units that change preference with polarity are contrast-sign sensitive, " +
+                "so their dataset examples (dark and light strokes on varied backgrounds) need not look like the white-on-black preferred curve.");
         }
 
         // 3. Dataset, top examples, AUC.
@@ -263,7 +283,7 @@ public sealed class NeuronStudiesStudy : Study
 
         // 6. Activation statistics.
         Report(context, "activation histograms", 0.7);
-        var conv = focus.StartsWith("relu", StringComparison.Ordinal) && all.Contains("conv" + focus[4..]) ? "conv" + focus[4..] : focus;
+        var conv = System.Text.RegularExpressions.Regex.IsMatch(focus, "^relu[0-9]+$") && all.Contains("conv" + focus[4..]) ? "conv" + focus[4..] : focus;
         using var histImages = data.Images.narrow(0, 0, Math.Min(data.Count, quick ? 100 : 300));
         using var pre = ActivationStatistics.Values(model, conv, histImages, SpatialSelection.All);
         var rates = new Metrics();
@@ -303,34 +323,31 @@ public sealed class NeuronStudiesStudy : Study
         // 7. Circuit into the strongest unit.
         Report(context, "circuits", 0.8);
         var target = fam.Units.OrderByDescending(u => u.MaxCurveResponse).First();
-        var prevIndex = Array.IndexOf(NeuronStudiesOptions.ScannedLayers.ToArray(), focus) - 1;
         if (conv != focus && LayerPath.Find(model, conv) is TorchSharp.Modules.Conv2d)
         {
-            var (ex, rowOk) = (examples[channels.IndexOf(target.Channel)], true);
-            if (rowOk)
+            var ex = examples[channels.IndexOf(target.Channel)];
+            var (contrib, total) = Circuits.ActivationTimesWeight(model, conv, target.Channel, data.Images, ex);
+            // The previous ReLU (relu(K−1)) feeds conv K through a max-pool, which keeps channels: its curve units label the bars.
+            var prevLayer = "relu" + (int.Parse(focus[4..], CultureInfo.InvariantCulture) - 1);
+            var prefs = new double?[contrib.Length];
+            if (all.Contains(prevLayer))
             {
-                var (contrib, total) = Circuits.ActivationTimesWeight(model, conv, target.Channel, data.Images, ex);
-                var prevLayer = focus == "relu2" ? "relu1" : "relu" + (int.Parse(focus[4..], CultureInfo.InvariantCulture) - 1);
-                double?[] prefs;
-                if (all.Contains(prevLayer) && contrib.Length == (tunings.TryGetValue(prevLayer, out var pt) ? pt.Channels : SyntheticTuning.Curves(model, prevLayer, orientations, radii, stroke, arcPixels).Channels))
+                var prevTuning = tunings.TryGetValue(prevLayer, out var t) ? t : SyntheticTuning.Curves(model, prevLayer, orientations, radii, stroke, arcPixels);
+                var prevLines = lineTunings.TryGetValue(prevLayer, out var pl) ? pl : SyntheticTuning.Lines(model, prevLayer, lineOrientations, arcPixels, stroke);
+                if (prevTuning.Channels == contrib.Length)
                 {
-                    var prevTuning = tunings.TryGetValue(prevLayer, out var t) ? t : SyntheticTuning.Curves(model, prevLayer, orientations, radii, stroke, arcPixels);
-                    var prevLines = lineTunings.TryGetValue(prevLayer, out var pl) ? pl : SyntheticTuning.Lines(model, prevLayer, lineOrientations, arcPixels, stroke);
                     var prevMax = Enumerable.Range(0, prevTuning.Channels).Max(prevTuning.MaxResponse);
-                    var prevUnits = CurveFamilies.Describe(prevTuning, prevLines);
                     var crit = new CurveCriteria(MinResponse: Math.Max(1e-3, 0.05 * prevMax));
-                    prefs = prevUnits.Select(u => CurveFamilies.IsCurveLike(u, crit) ? (double?)u.PreferredOrientation : null).ToArray();
+                    prefs = CurveFamilies.Describe(prevTuning, prevLines).Select(u => CurveFamilies.IsCurveLike(u, crit) ? (double?)u.PreferredOrientation : null).ToArray();
                 }
-                else prefs = new double?[contrib.Length];
-                section.AddFigure(context.SavePng("circuit.png",
-                    Circuits.Chart(contrib, prefs, $"Activation × weight from {prevLayer} channels into {focus}:{target.Channel} (pref. {Deg(target.PreferredOrientation):F0}°)"),
-                    $"Contributions of the previous layer's channels to {conv}:{target.Channel} at its argmax positions (mean over its top {ex.Count} examples; their sum " +
-                    $"{total:G3} = pre-activation − bias), the 16 largest in magnitude ordered by the input channel's preferred curve orientation ('–': not curve-like)."));
-                metrics.Set("circuit_target_unit", target.Channel);
-                metrics.Set("circuit_sum", Math.Round(total, 4));
             }
+            section.AddFigure(context.SavePng("circuit.png",
+                Circuits.Chart(contrib, prefs, $"Activation × weight from {prevLayer} channels into {focus}:{target.Channel} (pref. {Deg(target.PreferredOrientation):F0}°)"),
+                $"Contributions of the previous layer's channels to {conv}:{target.Channel} at its argmax positions (mean over its top {ex.Count} examples; their sum " +
+                $"{total:G3} = pre-activation − bias), the 16 largest in magnitude ordered by the input channel's preferred curve orientation ('–': not curve-like)."));
+            metrics.Set("circuit_target_unit", target.Channel);
+            metrics.Set("circuit_sum", Math.Round(total, 4));
         }
-        _ = prevIndex;
 
         // 8. NMF and curve extraction on curve-class test images.
         Report(context, "NMF and curve extraction", 0.9);
