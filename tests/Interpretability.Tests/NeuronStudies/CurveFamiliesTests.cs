@@ -70,3 +70,27 @@ public class CurveFamiliesTests
         Assert.Throws<ArgumentException>(() => CurveFamilies.Auc(new[] { 1.0 }, new[] { true }));
     }
 }
+
+public class FamilyHelpersTests
+{
+    private static CurveUnit Unit(int ch, double deg, double sel) => new("l", ch, deg * Math.PI / 180, 5, sel, 1, 0, 1);
+
+    [Fact]
+    public void Representatives_keep_the_most_selective_unit_per_sector()
+    {
+        var fam = new CurveFamily("l", new[] { Unit(0, 10, 0.5), Unit(1, 20, 0.9), Unit(2, 100, 0.6), Unit(3, 200, 0.7), Unit(4, 350, 0.8) }, 0, Array.Empty<double>());
+        var reps = CurveFamilies.Representatives(fam, 4);
+        Assert.Equal(new[] { 1, 2, 3, 4 }, reps.Select(u => u.Channel).ToArray());
+        Assert.Equal(5, CurveFamilies.Representatives(fam, 8).Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => CurveFamilies.Representatives(fam, 0));
+    }
+
+    [Fact]
+    public void Orientation_coverage_is_360_minus_the_largest_gap()
+    {
+        double R(double d) => d * Math.PI / 180;
+        Assert.Equal(270, Interpretability.Reporting.Studies.NeuronStudiesStudy.OrientationCoverage(new[] { R(0), R(90), R(180), R(270) }), 6);
+        Assert.Equal(20, Interpretability.Reporting.Studies.NeuronStudiesStudy.OrientationCoverage(new[] { R(350), R(10) }), 6);
+        Assert.Equal(0, Interpretability.Reporting.Studies.NeuronStudiesStudy.OrientationCoverage(new[] { R(5) }));
+    }
+}
