@@ -307,12 +307,20 @@ public sealed class NeuronStudiesStudy : Study
                     $"(KS {tail.KsStatistic:F2}){(negTail is null ? "" : $", negative side rate {negTail.Rate:G3} (KS {negTail.KsStatistic:F2})")}."));
                 if (i == 0)
                 {
-                    var c = hist.Centres;
-                    var xp = hist.ExpectedContribution;
+                    // Post-ReLU side: x·p(x) over x > 0 with p the density over all positions (the positive bins' share of the mean).
+                    var posHist = ActivationStatistics.HistogramOf(values.Where(v => v > 0).ToList(), 40);
+                    var share = (double)pos / values.Length;
+                    var c = posHist.Centres;
+                    var xp = posHist.ExpectedContribution.Select(v => v * share).ToArray();
+                    var width = posHist.Edges[1] - posHist.Edges[0];
+                    var total = xp.Sum() * width;
+                    var half = c.Select((x, j) => x > posHist.Edges[^1] / 2 ? xp[j] * width : 0).Sum();
+                    metrics.Set("upper_half_contribution_share", Math.Round(total > 0 ? half / total : 0, 4));
                     section.AddFigure(context.SavePng("expected_contribution.png",
-                        Charts.Line(new[] { new Series("x·p(x)", c, xp, "#1f77b4") }, new ChartOptions($"{conv}:{u.Channel}: expected-value contribution x·p(x)", "pre-activation", "x·p(x)", Width: 800, Height: 420),
-                            new[] { new ReferenceLine(0, true, "ReLU threshold") }),
-                        "Density against importance: strong activations are rare but carry much of the positive mean (area right of 0)."));
+                        Charts.Line(new[] { new Series("x·p(x)", c, xp, "#1f77b4") }, new ChartOptions($"{conv}:{u.Channel}: expected-value contribution x·p(x) of positive activations", "pre-activation (> 0)", "x·p(x)", Width: 800, Height: 420),
+                            new[] { new ReferenceLine(posHist.Edges[^1] / 2, true, "half the largest value") }),
+                        $"Density against importance: activations above half the largest value are {100.0 * values.Count(v => v > posHist.Edges[^1] / 2) / values.Length:F2}% of positions " +
+                        $"but carry {100 * (total > 0 ? half / total : 0):F0}% of the mean positive activation."));
                 }
             }
         }
