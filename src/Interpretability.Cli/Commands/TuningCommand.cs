@@ -82,6 +82,15 @@ public sealed class TuningCommand : StudyCommand
             using var probe = Interpretability.Models.ModelZoo.Open(spec);
             if (layerName is not null && !Interpretability.Probing.LayerPath.All(probe).Contains(layerName))
                 throw new UsageException($"--layer '{layerName}' is not in the model; layers: {string.Join(", ", Interpretability.Probing.LayerPath.All(probe))}.");
+            if (layerName is not null && ParseUnits(parse.GetValue(units)) is { } list)
+            {
+                // Channel count of the layer from one blank image.
+                using var blank = TorchSharp.torch.zeros(1, 3, 64, 64);
+                using var cap = Interpretability.Probing.ActivationRecorder.Capture(probe, blank, new[] { layerName });
+                var channels = cap[layerName].shape[1];
+                foreach (var u in list)
+                    if (u >= channels) throw new UsageException($"--units {u} is out of range: layer '{layerName}' has {channels} channels (0 to {channels - 1}).");
+            }
         }
         catch (Exception e) when (e is FileNotFoundException or ArgumentException or InvalidDataException or IOException)
         {

@@ -60,6 +60,7 @@ public class TuningCliTests : IDisposable
                      (new[] { "tuning", "--out", dir, "--layer", "relu9" }, "--layer"),
                      (new[] { "tuning", "--out", dir, "--units", "a,b" }, "--units"),
                      (new[] { "tuning", "--out", dir, "--model", "zoo:nope" }, "--model"),
+                     (new[] { "tuning", "--out", dir, "--layer", "relu2", "--units", "3,40" }, "--units 40"),
                  })
         {
             var (c, _, e) = Run(args);
