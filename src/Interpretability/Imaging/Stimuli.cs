@@ -36,6 +36,20 @@ public sealed record LineSpec(double Orientation, double Length, double StrokeWi
 /// <param name="StrokeWidth">Stroke width in pixels, &gt; 0.</param>
 public sealed record AngleSpec(double Orientation, double Opening, double ArmLength, double StrokeWidth = 2);
 
+/// <summary>
+/// An angle whose corner is rounded by a circular fillet of radius <see cref="CornerRadius"/> tangent to both arms: the
+/// morph from an angle (radius 0, apex on the centre pixel) to a curve. The fillet is the arc of a
+/// <see cref="CurveSpec"/> with the same orientation, radius <see cref="CornerRadius"/> and arc angle π − opening, and its
+/// midpoint sits on the centre pixel; the arms continue straight from the tangent points, so that each arm, measured
+/// from the (virtual) apex, is <see cref="ArmLength"/> long.
+/// </summary>
+/// <param name="Orientation">Bisector direction from the apex into the opening, radians (as <see cref="AngleSpec"/>).</param>
+/// <param name="Opening">Angle between the arms, radians, in (0, π).</param>
+/// <param name="ArmLength">Length of each arm from the virtual apex, pixels, &gt; 0.</param>
+/// <param name="CornerRadius">Fillet radius in pixels, ≥ 0 (0 = a sharp angle).</param>
+/// <param name="StrokeWidth">Stroke width in pixels, &gt; 0.</param>
+public sealed record RoundedAngleSpec(double Orientation, double Opening, double ArmLength, double CornerRadius, double StrokeWidth = 2);
+
 /// <summary>A whole circle whose centre sits on the canvas centre pixel.</summary>
 /// <param name="Radius">Radius in pixels, &gt; 0.</param>
 /// <param name="StrokeWidth">Stroke width in pixels, &gt; 0.</param>
@@ -85,22 +99,7 @@ public static class Stimuli
         var th = Column(specs.Select(s => s.Orientation));
         var r = Column(specs.Select(s => s.Radius));
         var half = Column(specs.Select(s => Math.Min(s.ArcLength, 2 * Math.PI) / 2));
-        // Circle centre: midpoint + r · (cos θ, −sin θ) in (x, y-down) coordinates.
-        var cx = canvas.X + r * th.cos();
-        var cy = canvas.Y - r * th.sin();
-        var dx = x - cx;
-        var dy = -(y - cy);                                  // y up, so angles are counter-clockwise on screen
-        var rho = (dx.square() + dy.square()).sqrt();
-        // Angle of the pixel around the circle centre relative to the midpoint's angle (θ + π), wrapped to (−π, π].
-        var rel = Wrap(atan2(dy, dx) - (th + Math.PI));
-        var onArc = (rho - r).abs();
-        // Endpoints at angles θ + π ± half.
-        var e1x = cx + r * (th + Math.PI + half).cos();
-        var e1y = cy - r * (th + Math.PI + half).sin();
-        var e2x = cx + r * (th + Math.PI - half).cos();
-        var e2y = cy - r * (th + Math.PI - half).sin();
-        var dEnd = minimum(((x - e1x).square() + (y - e1y).square()).sqrt(), ((x - e2x).square() + (y - e2y).square()).sqrt());
-        var d = where(rel.abs() <= half, onArc, dEnd);
+        var d = ArcDistance(x, y, canvas.X, canvas.Y, th, r, half);
         return Paint(d, Column(specs.Select(s => s.StrokeWidth)), canvas).MoveToOuterDisposeScope();
     }
 
@@ -147,6 +146,46 @@ public static class Stimuli
         var len = Column(specs.Select(s => s.ArmLength));
         var d = minimum(SegmentDistance(x, y, canvas.X, canvas.Y, th + open, len, centred: false),
                         SegmentDistance(x, y, canvas.X, canvas.Y, th - open, len, centred: false));
+        return Paint(d, Column(specs.Select(s => s.StrokeWidth)), canvas).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Rounded angles (the angle → curve morph), one image per spec; see <see cref="RoundedAngleSpec"/>.</summary>
+    /// <param name="specs">The rounded angles (at least one).</param>
+    /// <param name="canvas">Size, centre and colours; null = 64×64 white on black.</param>
+    /// <returns><c>[N, 3, Size, Size]</c> float32 in [0, 1].</returns>
+    public static Tensor RoundedAngles(IReadOnlyList<RoundedAngleSpec> specs, StimulusCanvas? canvas = null)
+    {
+        ArgumentNullException.ThrowIfNull(specs);
+        canvas = Check(canvas, specs.Count, nameof(specs));
+        foreach (var s in specs)
+        {
+            Positive(s.ArmLength, nameof(RoundedAngleSpec.ArmLength));
+            Positive(s.StrokeWidth, nameof(RoundedAngleSpec.StrokeWidth));
+            if (!(s.Opening > 0 && s.Opening < Math.PI))
+                throw new ArgumentOutOfRangeException(nameof(RoundedAngleSpec.Opening), s.Opening, "Opening must be in (0, π) radians.");
+            if (!(s.CornerRadius >= 0) || !double.IsFinite(s.CornerRadius))
+                throw new ArgumentOutOfRangeException(nameof(RoundedAngleSpec.CornerRadius), s.CornerRadius, "CornerRadius must be non-negative and finite.");
+        }
+        using var scope = NewDisposeScope();
+        var (x, y) = Grid(canvas);
+        var th = Column(specs.Select(s => s.Orientation));
+        // Apex behind the fillet's midpoint: distance ρ/sin(α/2) − ρ along −θ; tangent points ρ/tan(α/2) along each arm.
+        var back = specs.Select(s => s.CornerRadius / Math.Sin(s.Opening / 2) - s.CornerRadius).ToArray();
+        var ax = Column(specs.Select((s, i) => canvas.X - back[i] * Math.Cos(s.Orientation)));
+        var ay = Column(specs.Select((s, i) => canvas.Y + back[i] * Math.Sin(s.Orientation)));
+        var tangent = Column(specs.Select(s => Math.Min(s.ArmLength, s.CornerRadius / Math.Tan(s.Opening / 2))));
+        var len = Column(specs.Select(s => s.ArmLength));
+        var open = Column(specs.Select(s => s.Opening / 2));
+        var d = minimum(SegmentDistance(x, y, ax, ay, th + open, tangent, len), SegmentDistance(x, y, ax, ay, th - open, tangent, len));
+        var rounded = specs.Select((s, i) => s.CornerRadius > 0 ? i : -1).Where(i => i >= 0).ToArray();
+        if (rounded.Length > 0)
+        {
+            var r = Column(specs.Select(s => Math.Max(s.CornerRadius, 1e-9)));
+            var half = Column(specs.Select(s => (Math.PI - s.Opening) / 2));
+            var arc = ArcDistance(x, y, canvas.X, canvas.Y, th, r, half);
+            var has = Column(specs.Select(s => s.CornerRadius > 0 ? 1.0 : 0.0)) > 0.5;
+            d = where(has, minimum(d, arc), d);
+        }
         return Paint(d, Column(specs.Select(s => s.StrokeWidth)), canvas).MoveToOuterDisposeScope();
     }
 
@@ -263,6 +302,38 @@ public static class Stimuli
     {
         var a = values.ToArray();
         return tensor(a, ScalarType.Float64).view(a.Length, 1, 1);
+    }
+
+    /// <summary>Distance of every pixel to arcs whose midpoint is (mx, my), orientation θ, radius r and half arc angle.</summary>
+    private static Tensor ArcDistance(Tensor x, Tensor y, double mx, double my, Tensor th, Tensor r, Tensor half)
+    {
+        // Circle centre: midpoint + r · (cos θ, −sin θ) in (x, y-down) coordinates.
+        var cx = mx + r * th.cos();
+        var cy = my - r * th.sin();
+        var dx = x - cx;
+        var dy = -(y - cy);                                  // y up, so angles are counter-clockwise on screen
+        var rho = (dx.square() + dy.square()).sqrt();
+        // Angle of the pixel around the circle centre relative to the midpoint's angle (θ + π), wrapped to (−π, π].
+        var rel = Wrap(atan2(dy, dx) - (th + Math.PI));
+        var onArc = (rho - r).abs();
+        // Endpoints at angles θ + π ± half.
+        var e1x = cx + r * (th + Math.PI + half).cos();
+        var e1y = cy - r * (th + Math.PI + half).sin();
+        var e2x = cx + r * (th + Math.PI - half).cos();
+        var e2y = cy - r * (th + Math.PI - half).sin();
+        var dEnd = minimum(((x - e1x).square() + (y - e1y).square()).sqrt(), ((x - e2x).square() + (y - e2y).square()).sqrt());
+        return where(rel.abs() <= half, onArc, dEnd);
+    }
+
+    /// <summary>Distance of every pixel to segments from (x0, y0) + a·u to (x0, y0) + b·u, u = (cos θ, −sin θ) on screen.</summary>
+    private static Tensor SegmentDistance(Tensor x, Tensor y, Tensor x0, Tensor y0, Tensor th, Tensor a, Tensor b)
+    {
+        var ux = th.cos();
+        var uy = -th.sin();
+        var px = x - x0;
+        var py = y - y0;
+        var t = minimum(maximum(px * ux + py * uy, a), b);
+        return ((px - t * ux).square() + (py - t * uy).square()).sqrt();
     }
 
     private static Tensor Wrap(Tensor a) => a - 2 * Math.PI * ((a + Math.PI) / (2 * Math.PI)).floor();

@@ -137,4 +137,21 @@ public class StimuliTests
         }
         finally { Directory.Delete(dir, true); }
     }
+    [Fact]
+    public void Rounded_angles_morph_from_an_angle_to_a_curve()
+    {
+        const double th = 1.1, open = Math.PI / 2;
+        using var sharp = Stimuli.RoundedAngles(new[] { new RoundedAngleSpec(th, open, 12, 0) });
+        using var angle = Stimuli.Angles(new[] { new AngleSpec(th, open, 12) });
+        Assert.True(sharp.allclose(angle, 1e-5, 1e-5));
+        // Arms exactly as long as the tangent distance: only the fillet is left, the arc of the curve with the same orientation.
+        const double rho = 8;
+        using var fillet = Stimuli.RoundedAngles(new[] { new RoundedAngleSpec(th, open, rho / Math.Tan(open / 2), rho) });
+        using var curve = Stimuli.Curves(new[] { new CurveSpec(th, rho, 2, Math.PI - open) });
+        Assert.True((fillet - curve).abs().max().item<float>() < 1e-4);
+        // The fillet's midpoint is on the centre pixel.
+        Assert.Equal(1f, fillet[0, 0, 32, 32].item<float>(), 4);
+        Assert.Equal("CornerRadius", Assert.Throws<ArgumentOutOfRangeException>(() => Stimuli.RoundedAngles(new[] { new RoundedAngleSpec(0, 1, 5, -1) })).ParamName);
+        Assert.Equal("Opening", Assert.Throws<ArgumentOutOfRangeException>(() => Stimuli.RoundedAngles(new[] { new RoundedAngleSpec(0, Math.PI, 5, 1) })).ParamName);
+    }
 }
