@@ -31,9 +31,11 @@ public enum ParameterizationKind
 /// <param name="Transforms">Transforms applied before each forward pass; null = <see cref="ImageTransforms.Standard"/>, empty = none.</param>
 /// <param name="Thresholds">Steps after which a snapshot of the images is kept; null = none (the final images are always kept).</param>
 /// <param name="Seed">Seed of the initial parameters and of the transforms.</param>
+/// <param name="RedirectRelu">Lucid's redirected ReLU gradient on every <c>ReLU</c> module while optimising (see
+/// <see cref="RedirectedReluScope"/>): a unit that is off for the current picture still gets a gradient.</param>
 public sealed record FeatureVisualizationOptions(int Steps = 512, double LearningRate = 0.05, int Height = 128, int Width = 128, int Batch = 1,
     ParameterizationKind Parameterization = ParameterizationKind.Fourier, bool Decorrelate = true,
-    IReadOnlyList<ImageTransform>? Transforms = null, IReadOnlyList<int>? Thresholds = null, long Seed = 0)
+    IReadOnlyList<ImageTransform>? Transforms = null, IReadOnlyList<int>? Thresholds = null, long Seed = 0, bool RedirectRelu = true)
 {
     internal void Check()
     {
@@ -172,6 +174,7 @@ public sealed class FeatureVisualizer
         var watch = Stopwatch.StartNew();
         try
         {
+            using var redirect = options.RedirectRelu ? new RedirectedReluScope(model) : null;
             using var recorder = objective.Layers.Count > 0 ? new ActivationRecorder(model, objective.Layers, new ActivationRecorderOptions(KeepGraph: true)) : null;
             using var generator = new Generator((ulong)options.Seed + 0x9E3779B9UL);
             using var adam = optim.Adam(parameters, lr: options.LearningRate);

@@ -423,3 +423,33 @@ public class FeatureVisualizationMemoryTests
         Assert.True(rss250 - rss50 < 16L << 20, $"RSS grew by {(rss250 - rss50) / (1 << 20)} MiB over 200 steps.");
     }
 }
+
+public class RedirectedReluTests
+{
+    [Fact]
+    public void Forward_is_relu_and_dead_images_get_the_upward_gradient()
+    {
+        // image 0 has a positive input (ordinary ReLU gradient); image 1 is all negative (dead): redirected
+        var x = tensor(new float[] { 1, -2, -1, -3 }).reshape(2, 2).requires_grad_();
+        var y = RedirectedReluScope.Apply(x);
+        Assert.Equal(new float[] { 1, 0, 0, 0 }, y.data<float>().ToArray());
+        // grad_output: −1 means "raise this unit" (loss = −objective), +1 means "lower it"
+        y.backward(new[] { tensor(new float[] { -1, -1, -1, 1 }).reshape(2, 2) });
+        Assert.Equal(new float[] { -1, 0, -1, 0 }, x.grad!.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void A_dead_channel_comes_alive_only_with_redirection()
+    {
+        // conv with a strongly negative bias: relu output is 0 everywhere for any picture in [0, 1] at the start
+        var conv = Conv2d(3, 1, 3, padding: 1);
+        using (no_grad()) { conv.weight!.fill_(0.2f); conv.bias!.fill_(-3.5f); }
+        using var model = Sequential(("conv", conv), ("relu", ReLU()));
+        var viz = new FeatureVisualizer(model);
+        var o = new FeatureVisualizationOptions(Steps: 60, Height: 12, Width: 12, Transforms: Array.Empty<ImageTransform>());
+        using var plain = viz.Visualize(Objective.Channel("relu", 0), o with { RedirectRelu = false });
+        using var redirected = viz.Visualize(Objective.Channel("relu", 0), o);
+        Assert.Equal(0.0, plain.Trace[^1], 6);
+        Assert.True(redirected.Trace[^1] > 0.1, $"{redirected.Trace[^1]}");
+    }
+}
