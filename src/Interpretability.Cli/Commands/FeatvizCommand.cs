@@ -13,7 +13,7 @@ public sealed class FeatvizCommand : StudyCommand
 {
     private readonly Option<string> model = new("--model")
     {
-        Description = "The model: zoo:shapesnet (default) or another zoo name / model file the model zoo opens.",
+        Description = "The model: zoo:shapesnet (default), another zoo image model, a TorchScript file or ShapesNet weights (TorchSharp format).",
         DefaultValueFactory = _ => "zoo:shapesnet",
     };
 
@@ -117,7 +117,7 @@ public sealed class FeatvizCommand : StudyCommand
         {
             using var probe = FeatureVisualizationStudy.OpenModel(spec, TorchSharp.torch.CPU);
         }
-        catch (Exception e) when (e is FileNotFoundException or ArgumentException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is FileNotFoundException or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException)
         {
             throw new UsageException($"--model '{spec}' cannot be used: {e.Message}");
         }

@@ -1,5 +1,6 @@
 using Interpretability.FeatureVisualization;
 using Interpretability.Imaging;
+using Interpretability.Models;
 using Interpretability.Probing;
 using SkiaSharp;
 using TorchSharp;
@@ -67,18 +68,24 @@ public sealed class FeatureVisualizationStudy : Study
     /// <summary>
     /// Opens the model of <paramref name="spec"/> in eval mode (caller disposes).
     /// </summary>
-    /// <exception cref="ArgumentException">Unknown spec or unreadable file.</exception>
+    /// <exception cref="ArgumentException">Unknown zoo name.</exception>
+    /// <exception cref="FileNotFoundException">A file that does not exist.</exception>
+    /// <exception cref="InvalidDataException">A file that is neither TorchScript nor ShapesNet weights.</exception>
     public static nn.Module<Tensor, Tensor> OpenModel(string spec, Device device)
     {
         ArgumentException.ThrowIfNullOrEmpty(spec);
-        var model = StandIn.Open(spec);
+        var model = ModelZoo.Open(spec);
         model.to(device);
         model.eval();
         return model;
     }
 
     /// <summary>The test images the dataset examples and the gain's denominator come from: <c>[N, 3, 64, 64]</c> in [0, 1].</summary>
-    public static Tensor TestImages(int count) => StandIn.TestImages(count);
+    public static Tensor TestImages(int count)
+    {
+        using var split = ShapesDataset.Test(count);
+        return split.Images.detach().clone();
+    }
 
     /// <summary>Parses <c>fourier|pixel|cppn</c>.</summary>
     public static ParameterizationKind ParseParameterization(string name) => name switch
@@ -306,30 +313,5 @@ public sealed class FeatureVisualizationStudy : Study
     private sealed class SyncProgress<T>(Action<T> action) : IProgress<T>
     {
         public void Report(T value) => action(value);
-    }
-
-    /// <summary>Until the model zoo lands: a ShapesNet-shaped network with random weights and smooth random images.</summary>
-    private static class StandIn
-    {
-        public static nn.Module<Tensor, Tensor> Open(string spec)
-        {
-            if (spec != "zoo:shapesnet") throw new ArgumentException($"Unknown model '{spec}'; only 'zoo:shapesnet' is available.", nameof(spec));
-            var model = nn.Sequential(
-                ("conv1", nn.Conv2d(3, 16, 5, padding: 2)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
-                ("conv2", nn.Conv2d(16, 32, 3, padding: 1)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
-                ("conv3", nn.Conv2d(32, 64, 3, padding: 1)), ("relu3", nn.ReLU()), ("pool3", nn.MaxPool2d(2)),
-                ("conv4", nn.Conv2d(64, 64, 3, padding: 1)), ("relu4", nn.ReLU()),
-                ("gap", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(64, 11)));
-            Models.SeededInit.Apply(model, 0);
-            return model;
-        }
-
-        public static Tensor TestImages(int count)
-        {
-            using var scope = NewDisposeScope();
-            using var g = new Generator(1);
-            var noise = rand(new long[] { count, 3, 8, 8 }, generator: g);
-            return nn.functional.interpolate(noise, new long[] { 64, 64 }, mode: InterpolationMode.Bilinear, align_corners: false).MoveToOuterDisposeScope();
-        }
     }
 }
