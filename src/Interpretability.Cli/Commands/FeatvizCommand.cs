@@ -19,7 +19,7 @@ public sealed class FeatvizCommand : StudyCommand
 
     private readonly Option<string?> layer = new("--layer")
     {
-        Description = "Layer path to visualise (e.g. relu3 = conv3 after its ReLU). Default: relu2, relu3 and relu4.",
+        Description = "Layer path(s) to visualise, comma-separated (e.g. relu3 = conv3 after its ReLU, or relu3,relu4). Default: relu2, relu3 and relu4.",
     };
 
     private readonly Option<string?> channels = new("--channels")
@@ -124,7 +124,7 @@ public sealed class FeatvizCommand : StudyCommand
         var layerName = parse.GetValue(layer);
         var channelText = parse.GetValue(channels);
         var channelList = channelText is null ? null : ParseChannels(channelText, out _);
-        return new FeatureVisualizationStudy(new FeatureVisualizationStudyOptions(spec, layerName is null ? null : new[] { layerName }, channelList,
+        return new FeatureVisualizationStudy(new FeatureVisualizationStudyOptions(spec, layerName is null ? null : layerName.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), channelList,
             parse.GetValue(objective)!, parse.GetValue(steps), parse.GetValue(param)!));
     }
 }

@@ -37,7 +37,7 @@ public class FeatvizCliTests : IDisposable
         var fraction = root.GetProperty("fraction_channels_gain_at_least_10").GetDouble();
         Assert.InRange(fraction, 0, 1);
         Assert.True(median >= 0);
-        Assert.Equal(4, root.GetProperty("summary_channel_count").GetInt32());
+        Assert.Equal(4, root.GetProperty("summary_channel_count").GetInt32() + root.GetProperty("summary_dead_channels_excluded").GetInt32());
         Assert.True(File.Exists(Path.Combine(dir, "filters.png")));
         Assert.Empty(Directory.GetFiles(dir, "*.tmp", SearchOption.AllDirectories));
     }
@@ -52,6 +52,7 @@ public class FeatvizCliTests : IDisposable
         var root = doc.RootElement;
         Assert.Equal(new[] { 1, 4 }, root.GetProperty("channels").GetProperty("relu3").EnumerateArray().Select(e => e.GetInt32()));
         Assert.False(root.GetProperty("activation_gain").TryGetProperty("relu2", out _));
+        Assert.Equal(2 * 2, 2 * root.GetProperty("layer_relu3").GetProperty("activation_gain").GetArrayLength());
         Assert.True(File.Exists(Path.Combine(dir, "grid_relu3.png")));
     }
 
@@ -66,6 +67,16 @@ public class FeatvizCliTests : IDisposable
         var (code, _, err) = Run(args);
         Assert.Equal(2, code);
         Assert.Contains(mentioned, err);
+    }
+
+    [Fact]
+    public void Several_layers_in_one_run()
+    {
+        var (code, _, err) = Run("featviz", "--out", dir, "--quick", "--quiet", "--threads", "1", "--steps", "2", "--layer", "relu3,conv4", "--channels", "0-1");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "metrics.json")));
+        Assert.Equal(new[] { "relu3", "conv4" }, doc.RootElement.GetProperty("layers").EnumerateArray().Select(e => e.GetString()));
+        Assert.True(File.Exists(Path.Combine(dir, "grid_conv4.png")));
     }
 
     [Fact]

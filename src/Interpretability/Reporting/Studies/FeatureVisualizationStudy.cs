@@ -155,6 +155,7 @@ public sealed class FeatureVisualizationStudy : Study
         var gainsByLayer = new Metrics();
         var channelsByLayer = new Metrics();
         var summaryGains = new List<double>();
+        int summaryDead = 0;
         var perLayer = new List<Metrics>();
         for (int li = 0; li < layers.Count; li++)
         {
@@ -199,21 +200,32 @@ public sealed class FeatureVisualizationStudy : Study
                 optimised[i] = Enumerable.Range(0, tilesPer).Max(t => om[i * tilesPer + t, channels[i]].ToDouble());
                 gains[i] = optimised[i] / Math.Max(means[i], 1e-6);
             }
-            if (SummaryLayers.Contains(layer)) summaryGains.AddRange(gains);
+            // a channel that is zero on every test image has no gain to speak of: left out of the summary, counted
+            var dead = Enumerable.Range(0, channels.Count).Where(i => means[i] <= 0).ToArray();
+            if (SummaryLayers.Contains(layer))
+            {
+                summaryGains.AddRange(Enumerable.Range(0, channels.Count).Where(i => means[i] > 0).Select(i => gains[i]));
+                summaryDead += dead.Length;
+            }
 
             // ---- Figures --------------------------------------------------------------------------------------------------
             var tiles = new List<Tensor>();
             var titles = new List<string?>();
             for (int i = 0; i < channels.Count; i++)
             {
-                for (int t = 0; t < tilesPer; t++) { tiles.Add(all[i * tilesPer + t]); titles.Add(t == 0 ? $"gain {gains[i]:0.0}×" : ""); }
+                for (int t = 0; t < tilesPer; t++) { tiles.Add(all[i * tilesPer + t]); titles.Add(t > 0 ? "" : means[i] <= 0 ? "dead (test-set mean ≤ 0)" : $"gain {gains[i]:0.0}×"); }
                 tiles.Add(DatasetExamples.Montage(examples, i, test).cpu());
                 titles.Add($"top {examples.Indices.shape[1]} test images (max {examples.Values[i, 0].ToDouble():0.00})");
             }
-            var columnLabels = Enumerable.Range(0, tilesPer).Select(t => tilesPer == 1 ? "optimised" : $"optimised {t + 1}").Append("dataset examples").ToArray();
-            var rowLabels = channels.Select(c => $"{layer}:{c}").ToArray();
-            SaveGrid(context.PathOf($"grid_{layer}.png"), tiles, titles, new GridOptions(Columns: tilesPer + 1, TileSize: 160, RowLabels: rowLabels, ColumnLabels: columnLabels,
-                Title: $"{layer}: feature visualisations and dataset examples"));
+            // up to 8 channels: one row each, labelled; more: several channels per row, the channel in each caption
+            int groupsPerRow = channels.Count > 8 ? Math.Max(1, 8 / (tilesPer + 1)) : 1;
+            if (groupsPerRow > 1)
+                for (int i = 0; i < channels.Count; i++) titles[i * (tilesPer + 1)] = $"{layer}:{channels[i]} " + titles[i * (tilesPer + 1)];
+            var columnLabels = Enumerable.Repeat(Enumerable.Range(0, tilesPer).Select(t => tilesPer == 1 ? "optimised" : $"optimised {t + 1}").Append("dataset examples"), groupsPerRow)
+                .SelectMany(x => x).ToArray();
+            var rowLabels = groupsPerRow == 1 ? channels.Select(c => $"{layer}:{c}").ToArray() : null;
+            SaveGrid(context.PathOf($"grid_{layer}.png"), tiles, titles, new GridOptions(Columns: (tilesPer + 1) * groupsPerRow, TileSize: groupsPerRow == 1 ? 160 : 112,
+                RowLabels: rowLabels, ColumnLabels: columnLabels, Title: $"{layer}: feature visualisations and dataset examples"));
             section.AddFigure(context.Figure($"grid_{layer}.png",
                 $"{layer}, channels {string.Join(", ", channels)}: optimised picture{(tilesPer > 1 ? "s (a diverse batch)" : "")} (left; its gain under it) and the test images that drive the channel hardest (right)."));
 
@@ -230,6 +242,7 @@ public sealed class FeatureVisualizationStudy : Study
             lm.Set("activation_gain", gains.Select(g => Math.Round(g, 4)));
             lm.Set("optimised_activation", optimised.Select(v => Math.Round(v, 5)));
             lm.Set("dataset_mean_activation", means.Select(v => Math.Round(v, 6)));
+            lm.Set("dead_channels", dead.Select(i => channels[i]));
             lm.Set("seconds", Math.Round(layerWatch.Elapsed.TotalSeconds, 2));
             perLayer.Add(lm);
             gainsByLayer.Set(layer, gains.Select(g => Math.Round(g, 4)));
@@ -238,6 +251,7 @@ public sealed class FeatureVisualizationStudy : Study
         metrics.Set("channels", channelsByLayer);
         metrics.Set("activation_gain", gainsByLayer);
         for (int i = 0; i < layers.Count; i++) metrics.Set($"layer_{layers[i]}", perLayer[i]);
+        if (summaryGains.Count == 0 && summaryDead > 0) metrics.Set("summary_dead_channels_excluded", summaryDead);
         if (summaryGains.Count > 0)
         {
             var sorted = summaryGains.OrderBy(g => g).ToArray();
@@ -246,6 +260,7 @@ public sealed class FeatureVisualizationStudy : Study
             metrics.Set("activation_gain_median", Math.Round(median, 4));
             metrics.Set("fraction_channels_gain_at_least_10", Math.Round(fraction, 4));
             metrics.Set("summary_channel_count", summaryGains.Count);
+            metrics.Set("summary_dead_channels_excluded", summaryDead);
             var hist = Charts.Bars(sorted.Select((_, i) => $"{i + 1}").ToList(), sorted.Select(g => Math.Log10(Math.Max(g, 1e-3))).ToList(),
                 new ChartOptions("conv3/conv4 channels: log10(activation gain), sorted", "channel (sorted by gain)", "log10 gain (1 = 10×)", Width: 700, Height: 380));
             section.AddFigure(context.SavePng("gains.png", hist,
