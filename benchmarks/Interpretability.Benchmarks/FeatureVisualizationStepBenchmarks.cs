@@ -13,8 +13,7 @@ namespace Interpretability.Benchmarks;
 /// forward through the model with a recording hook, a channel objective, backward to the spectrum) against a raw
 /// forward + backward of the model on an image of the same size (baseline): the ratio is the overhead of the
 /// parameterisation, the transforms and the hook. Models: a randomly initialised ResNet-18 at 224 × 224 (objective on
-/// <c>layer3</c>) and ShapesNet's architecture at 64 × 64 (objective on <c>relu3</c>; a stand-in until the zoo's trained
-/// weights are used — the cost does not depend on the weights). Batch 1.
+/// <c>layer3</c>) and the zoo's trained ShapesNet at 64 × 64 (objective on <c>relu3</c>). Batch 1.
 /// </summary>
 [Config(typeof(BenchConfig))]
 [Description("Feature-visualisation step (Fourier image + standard transforms + forward + backward to the spectrum) vs a raw forward+backward of the model at the same size; batch 1.")]
@@ -50,12 +49,7 @@ public class FeatureVisualizationStepBenchmarks : ISmokeTestable
         }
         else
         {
-            model = nn.Sequential(
-                ("conv1", nn.Conv2d(3, 16, 5, padding: 2)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
-                ("conv2", nn.Conv2d(16, 32, 3, padding: 1)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
-                ("conv3", nn.Conv2d(32, 64, 3, padding: 1)), ("relu3", nn.ReLU()), ("pool3", nn.MaxPool2d(2)),
-                ("conv4", nn.Conv2d(64, 64, 3, padding: 1)), ("relu4", nn.ReLU()),
-                ("gap", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(64, 11)));
+            model = Interpretability.Models.ModelZoo.ShapesNet();
             model.eval();
             layer = "relu3";
         }

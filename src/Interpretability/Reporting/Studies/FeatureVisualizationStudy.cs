@@ -43,7 +43,7 @@ public sealed class FeatureVisualizationStudy : Study
     public static IReadOnlyList<string> SummaryLayers { get; } = new[] { "relu3", "relu4", "conv3", "conv4" };
 
     /// <summary>Weight of the diversity term relative to the channel's mean test-set activation.</summary>
-    public const double DiversityWeight = 2.0;
+    public const double DiversityWeight = 0.5;
 
     private readonly FeatureVisualizationStudyOptions options;
 
@@ -213,7 +213,7 @@ public sealed class FeatureVisualizationStudy : Study
             var titles = new List<string?>();
             for (int i = 0; i < channels.Count; i++)
             {
-                for (int t = 0; t < tilesPer; t++) { tiles.Add(all[i * tilesPer + t]); titles.Add(t > 0 ? "" : means[i] <= 0 ? "dead (test-set mean ≤ 0)" : $"gain {gains[i]:0.0}×"); }
+                for (int t = 0; t < tilesPer; t++) { tiles.Add(all[i * tilesPer + t]); titles.Add(means[i] <= 0 ? (t == 0 ? "dead (test-set mean ≤ 0)" : "") : $"gain {om[i * tilesPer + t, channels[i]].ToDouble() / means[i]:0.0}×"); }
                 tiles.Add(DatasetExamples.Montage(examples, i, test).cpu());
                 titles.Add($"top {examples.Indices.shape[1]} test images (max {examples.Values[i, 0].ToDouble():0.00})");
             }
@@ -272,14 +272,18 @@ public sealed class FeatureVisualizationStudy : Study
     private string ObjectiveText() => options.Objective switch
     {
         "neuron" => "the channel's activation at the centre position",
-        "diversity" => $"the channel's mean activation over positions + {DiversityWeight} × (test-set mean) × Lucid's diversity over a batch of {options.DiverseTiles}",
+        "diversity" => $"the sum over a batch of {options.DiverseTiles} pictures of the channel's mean activation over positions + {DiversityWeight} × (the channel's test-set mean) × Lucid's diversity of the batch",
         _ => "the channel's mean activation over positions",
     };
 
     private Objective BuildObjective(string layer, int[] channels, int tilesPer, double datasetMean)
     {
         if (options.Objective == "diversity")
-            return Objective.Channel(layer, channels[0]) + DiversityWeight * Math.Max(datasetMean, 1e-3) * Objective.Diversity(layer);
+        {
+            // every image maximises the channel in full (a sum, not the batch mean), the diversity term pushes them apart
+            var each = Enumerable.Range(0, tilesPer).Select(t => Objective.Channel(layer, channels[0], batch: t)).Aggregate((a, b) => a + b);
+            return each + DiversityWeight * Math.Max(datasetMean, 1e-3) * Objective.Diversity(layer);
+        }
         Objective? sum = null;
         for (int i = 0; i < channels.Length; i++)
         {
