@@ -261,8 +261,10 @@ public sealed class FeatureVisualizationStudy : Study
             metrics.Set("fraction_channels_gain_at_least_10", Math.Round(fraction, 4));
             metrics.Set("summary_channel_count", summaryGains.Count);
             metrics.Set("summary_dead_channels_excluded", summaryDead);
-            var hist = Charts.Bars(sorted.Select((_, i) => $"{i + 1}").ToList(), sorted.Select(g => Math.Log10(Math.Max(g, 1e-3))).ToList(),
-                new ChartOptions("conv3/conv4 channels: log10(activation gain), sorted", "channel (sorted by gain)", "log10 gain (1 = 10×)", Width: 700, Height: 380));
+            var ranks = sorted.Select((_, r) => (double)(r + 1)).ToList();
+            var hist = Charts.Line(new[] { new Series($"{sorted.Length} conv3/conv4 channels, sorted (gains below 0.1 drawn at 0.1)", ranks, sorted.Select(g => Math.Max(g, 0.1)).ToList(), Markers: true) },
+                new ChartOptions("Activation gain of conv3/conv4 channels (optimised ÷ test-set mean)", "channel rank (by gain)", "activation gain", LogY: true, Width: 700, Height: 400, LegendCorner: "lower right"),
+                new[] { new ReferenceLine(10, false, "10×", "#cc3333") });
             section.AddFigure(context.SavePng("gains.png", hist,
                 $"Activation gain of every visualised conv3/conv4 channel (log10; 1 means 10× the test-set mean): median {median:0.0}×, {fraction:P0} of channels at 10× or more."));
         }
