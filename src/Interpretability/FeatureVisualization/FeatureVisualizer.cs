@@ -22,7 +22,7 @@ public enum ParameterizationKind
 /// <summary>Options of <see cref="FeatureVisualizer"/>; defaults are Lucid's (<c>render.render_vis</c>: Adam, learning
 /// rate 0.05, 512 steps, <c>standard_transforms</c>, Fourier parameterisation with colour decorrelation, 128 × 128).</summary>
 /// <param name="Steps">Optimisation steps.</param>
-/// <param name="LearningRate">Adam's learning rate (Lucid 0.05; CPPNs want about 0.005).</param>
+/// <param name="LearningRate">Adam's learning rate (Lucid 0.05; CPPNs want about 0.002).</param>
 /// <param name="Height">Image height in pixels.</param>
 /// <param name="Width">Image width in pixels.</param>
 /// <param name="Batch">Images optimised together (B).</param>

@@ -270,7 +270,7 @@ public sealed class FourierImage : ImageParameterization
 
 /// <summary>
 /// A compositional pattern-producing network (CPPN; Mordvintsev et al. 2018, "Differentiable Image Parameterizations"):
-/// one <see cref="CoordinateNetwork"/> per image maps each pixel's (x, y, r) — x, y in [−√3, √3], r = √(x² + y²) — to
+/// one <see cref="CoordinateNetwork"/> per image maps each pixel's (x, y, r) — x, y in [−√3·s, √3·s], r = √(x² + y²) — to
 /// (r, g, b) in (−1, 1), shown as <c>(out + 1) / 2</c>. The network's weights and biases are the parameters, so the
 /// image is a smooth function of the coordinates at any resolution.
 /// </summary>
@@ -282,22 +282,33 @@ public sealed class CppnImage : ImageParameterization
     /// <summary>The default wiring: inputs x, y, r; eight dense tanh layers of 24 neurons; three outputs.</summary>
     public static SynapseTopology DefaultTopology() => SynapseTopology.Dense(Enumerable.Repeat(24, 8).ToArray(), outputs: 3, inputs: 3);
 
-    /// <summary>Random networks (seeded <c>seed</c>, <c>seed + 1</c>, … per image).</summary>
+    /// <summary>
+    /// Random networks (seeded <c>seed</c>, <c>seed + 1</c>, … per image): synapses into hidden neurons
+    /// <c>~ N(0, (hiddenGain)² / fan_in)</c> — a gain above 1 keeps a deep tanh network's picture from flattening into
+    /// one colour — synapses into the outputs <c>~ N(0, (outputGain)² / fan_in)</c>, biases zero. (A near-grey start, as
+    /// Lucid's zero-initialised output layer, leaves ShapesNet's ReLU units off and the optimisation drifts to a flat
+    /// bright picture; a structured start does not.)
+    /// </summary>
     /// <param name="batch">Images optimised together.</param>
     /// <param name="height">Height in pixels.</param>
     /// <param name="width">Width in pixels.</param>
     /// <param name="topology">The wiring; null = <see cref="DefaultTopology"/>. It needs 3 inputs (x, y, r) or 2 (x, y) and 3 outputs.</param>
     /// <param name="seed">Initialisation seed.</param>
     /// <param name="device">Device of the parameters.</param>
-    public CppnImage(int batch, int height, int width, SynapseTopology? topology = null, long seed = 0, Device? device = null)
+    /// <param name="hiddenGain">Scale of the hidden synapses' initial weights.</param>
+    /// <param name="outputGain">Scale of the output synapses' initial weights.</param>
+    /// <param name="coordinateScale">Coordinates run over <c>[−√3·s, √3·s]</c>: a larger s lets the first tanh layer draw
+    /// finer detail (ShapesNet's units like strokes a few pixels wide on 64 × 64 pictures; Lucid uses s = 1 at 224 × 224).</param>
+    public CppnImage(int batch, int height, int width, SynapseTopology? topology = null, long seed = 0, Device? device = null,
+        double hiddenGain = 2.0, double outputGain = 1.0, double coordinateScale = 4.0)
         : base(batch, height, width)
     {
         topology ??= DefaultTopology();
         if (topology.OutputCount != 3) throw new ArgumentException($"A CPPN image needs 3 outputs (r, g, b); the topology has {topology.OutputCount}.", nameof(topology));
         if (topology.InputCount is not (2 or 3)) throw new ArgumentException($"A CPPN image needs 2 (x, y) or 3 (x, y, r) inputs; the topology has {topology.InputCount}.", nameof(topology));
-        networks = Enumerable.Range(0, batch).Select(b => new CoordinateNetwork(topology, seed + b, device: device)).ToArray();
+        networks = Enumerable.Range(0, batch).Select(b => Initial(topology, seed + b, hiddenGain, outputGain, device)).ToArray();
         using var scope = NewDisposeScope();
-        var r3 = (float)Math.Sqrt(3);
+        var r3 = (float)(Math.Sqrt(3) * coordinateScale);
         var ys = linspace(-r3, r3, height);
         var xs = linspace(-r3, r3, width);
         var grid = meshgrid(new[] { ys, xs }, indexing: "ij");
@@ -305,6 +316,20 @@ public sealed class CppnImage : ImageParameterization
         var x = grid[1].reshape(-1, 1);
         var c = topology.InputCount == 3 ? cat(new[] { x, y, (x * x + y * y).sqrt() }, 1) : cat(new[] { x, y }, 1);
         coordinates = c.to(device ?? CPU).DetachFromDisposeScope();
+    }
+
+    private static CoordinateNetwork Initial(SynapseTopology topology, long seed, double hiddenGain, double outputGain, Device? device)
+    {
+        var random = new Random((int)(seed * 7919 % int.MaxValue));
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        var weights = new double[topology.SynapseCount];
+        for (int s = 0; s < weights.Length; s++)
+        {
+            int target = topology.TargetNeuron(s);
+            double gain = topology.IsOutput(target) ? outputGain : hiddenGain;
+            weights[s] = Normal() * gain / Math.Sqrt(topology.FanIn(target));
+        }
+        return new CoordinateNetwork(topology, weights, new double[topology.NeuronCount], device: device);
     }
 
     /// <summary>The networks, one per image.</summary>

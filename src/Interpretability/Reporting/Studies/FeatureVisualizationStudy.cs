@@ -116,7 +116,7 @@ public sealed class FeatureVisualizationStudy : Study
         bool quick = context.Quick;
         int steps = options.Steps ?? (quick ? 24 : 512);
         var kind = ParseParameterization(options.Parameterization);
-        double lr = kind == ParameterizationKind.Cppn ? 0.005 : 0.05;
+        double lr = kind == ParameterizationKind.Cppn ? 0.002 : 0.05;
         var layers = options.Layers ?? DefaultLayers;
         int testCount = quick ? 200 : 1000;
         const int size = 64;
