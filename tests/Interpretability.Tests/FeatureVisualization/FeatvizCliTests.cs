@@ -39,6 +39,8 @@ public class FeatvizCliTests : IDisposable
         Assert.True(median >= 0);
         Assert.Equal(4, root.GetProperty("summary_channel_count").GetInt32() + root.GetProperty("summary_dead_channels_excluded").GetInt32());
         Assert.True(File.Exists(Path.Combine(dir, "filters.png")));
+        Assert.True(File.Exists(Path.Combine(dir, "snapshots_relu2.png")));
+        Assert.True(File.Exists(Path.Combine(dir, "gains.png")));
         Assert.Empty(Directory.GetFiles(dir, "*.tmp", SearchOption.AllDirectories));
     }
 

@@ -176,8 +176,10 @@ public sealed class FeatureVisualizationStudy : Study
             {
                 var group = groups[g];
                 var objective = BuildObjective(layer, group, tilesPer, means[channels.ToList().IndexOf(group[0])]);
+                // the first optimisation of the first layer keeps snapshots, to show how the pictures form
+                var thresholds = li == 0 && g == 0 ? new[] { steps / 32, steps / 8, steps / 2, steps }.Where(t => t >= 1).Distinct().ToArray() : null;
                 var fvOptions = new FeatureVisualizationOptions(Steps: steps, LearningRate: lr, Height: size, Width: size, Batch: group.Length * tilesPer,
-                    Parameterization: kind, Seed: context.Seed + 1000 * li + g);
+                    Parameterization: kind, Seed: context.Seed + 1000 * li + g, Thresholds: thresholds);
                 var lastReport = DateTime.UtcNow;
                 var progress = new SyncProgress<FeatureVisualizationProgress>(p =>
                 {
@@ -188,6 +190,18 @@ public sealed class FeatureVisualizationStudy : Study
                 using var result = viz.Visualize(objective, fvOptions, progress, context.Cancellation);
                 images.Add(result.Images.detach().clone().cpu());
                 traces.Add(result.Trace);
+                if (thresholds is not null && result.Snapshots.Count > 1)
+                {
+                    int shown = (int)Math.Min(4, result.Images.shape[0]);
+                    var snapTiles = new List<Tensor>();
+                    for (int b = 0; b < shown; b++)
+                        foreach (var snap in result.Snapshots) snapTiles.Add(snap.Images[b].cpu());
+                    var cols = result.Snapshots.Select(x => $"step {x.Step}").ToArray();
+                    var rowNames = Enumerable.Range(0, shown).Select(b => tilesPer > 1 ? $"{layer}:{group[0]} #{b + 1}" : $"{layer}:{group[b]}").ToArray();
+                    SaveGrid(context.PathOf($"snapshots_{layer}.png"), snapTiles, snapTiles.Select(_ => (string?)null).ToList(),
+                        new GridOptions(Columns: result.Snapshots.Count, TileSize: 128, RowLabels: rowNames, ColumnLabels: cols, Title: $"{layer}: pictures during optimisation"));
+                    section.AddFigure(context.Figure($"snapshots_{layer}.png", $"Snapshots kept at the threshold steps {string.Join(", ", thresholds)}: structure appears early and sharpens."));
+                }
             }
             var all = cat(images, 0);                                              // [channels × tilesPer, 3, H, W], channel-major
             using var optimisedMeans = DatasetExamples.ChannelMeans(model, layer, all.to(context.Device));
