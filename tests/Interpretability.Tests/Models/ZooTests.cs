@@ -1,3 +1,4 @@
+using FsCheck.Xunit;
 using Interpretability.Cli;
 using Interpretability.Models;
 using Interpretability.Probing;
@@ -25,18 +26,15 @@ public sealed class ShapesDatasetTests
         for (int i = 0; i < 44; i++) Assert.Equal(a.Geometry[i].Class, (int)a.Labels[i].item<long>());
     }
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void AnOutlinedCircleLiesAtItsRadiusWithinAPixel(int seed)
+    [Property(MaxTest = 40)]
+    public void CirclesAndArcsLieAtTheirRadiusWithinAPixel(int seed, bool arc)
     {
-        // The drawn coverage of a circle: every covered pixel's distance from the recorded centre is the recorded
-        // radius within half the stroke plus a pixel; the coverage-weighted mean distance is the radius within a pixel.
+        // For any seed: every covered pixel of an outlined circle (or an arc) is at the recorded radius from the
+        // recorded centre within half the stroke plus a pixel; the coverage-weighted mean distance is the radius within a pixel.
         var coverage = new float[64 * 64];
         ShapeGeometry g;
         var r = new Random(seed);
-        do g = ShapesDataset.DrawOne(0, 64, r, coverage); while (g.Filled);
+        do g = ShapesDataset.DrawOne(arc ? 2 : 0, 64, r, coverage); while (g.Filled);
         double weighted = 0, total = 0;
         for (int y = 0; y < 64; y++)
         for (int x = 0; x < 64; x++)
