@@ -123,8 +123,9 @@ public sealed class Objective
 
     /// <summary>
     /// Lucid's diversity: <c>−(1/B) Σ_{i≠j} ⟨Ĝ_i, Ĝ_j⟩</c> with <c>Ĝ_i</c> the Frobenius-normalised channel Gram matrix
-    /// of image i at <paramref name="layer"/>. Maximising it pushes the images of a batch apart in style; add it with a
-    /// weight of about 1e2–1e3 (Lucid) to an objective on the same batch. Zero for a batch of one.
+    /// of image i at <paramref name="layer"/>. Maximising it pushes the images of a batch apart in style; add it to an
+    /// objective on the same batch with a weight matched to the activations' scale (Lucid used 1e2–1e3 on InceptionV1;
+    /// the featviz study uses 0.5 × the channel's mean test-set activation). Zero for a batch of one.
     /// </summary>
     /// <param name="layer">Layer path, output <c>[B, C, H, W]</c>.</param>
     public static Objective Diversity(string layer) =>
