@@ -20,6 +20,7 @@ public static class InterpCli
         new DynamicsCommand(),
         new DevicesCommand(),
         new EnsemblesCommand(),
+        new AttributeCommand(),
     };
 
     /// <summary>Runs the CLI with <paramref name="args"/>, writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>

@@ -12,5 +12,6 @@ public static class ReportStudies
         new ProbingStudy(),
         new DynamicsStudy(),
         new EnsemblesStudy(),
+        new AttributionStudy(),
     };
 }

@@ -1,0 +1,88 @@
+using System.CommandLine;
+using Interpretability.Reporting;
+using Interpretability.Reporting.Studies;
+
+namespace Interpretability.Cli.Commands;
+
+/// <summary>
+/// <c>interp attribute --out DIR [--model zoo:NAME|PATH] [--image PNG] [--target N] [--method NAME|all] [--seed N]</c>:
+/// explain one prediction with every attribution method; comparison grid, per-method overlays, IG convergence, LRP
+/// conservation, layer attributions, circuits and per-class means.
+/// </summary>
+public sealed class AttributeCommand : StudyCommand
+{
+    private readonly Option<string?> model = new("--model")
+    {
+        Description = "The classifier: 'zoo:shapesnet' (default) or the path of a TorchScript file (layer methods need hookable layers).",
+    };
+
+    private readonly Option<string?> image = new("--image")
+    {
+        Description = "A PNG/JPEG to explain (resized to 64×64). Default: a drawn shape.",
+    };
+
+    private readonly Option<long?> target = new("--target")
+    {
+        Description = "The class to explain (index into the model's output). Default: the predicted class.",
+    };
+
+    private readonly Option<string> method = new("--method")
+    {
+        Description = $"One method ({string.Join(", ", AttributionStudy.MethodNames)}) or 'all' for the comparison grid.",
+        DefaultValueFactory = _ => "all",
+    };
+
+    /// <summary>Creates the command's options and their validators.</summary>
+    public AttributeCommand()
+    {
+        method.Validators.Add(r =>
+        {
+            var v = r.GetValueOrDefault<string>();
+            if (v != "all" && !AttributionStudy.MethodNames.Contains(v))
+                r.AddError($"--method must be 'all' or one of {string.Join(", ", AttributionStudy.MethodNames)}; got '{v}'.");
+        });
+        target.Validators.Add(r =>
+        {
+            var v = r.GetValueOrDefault<long?>();
+            if (v is < 0) r.AddError($"--target must be a non-negative class index; got {v}.");
+        });
+    }
+
+    /// <inheritdoc />
+    public override string Name => "attribute";
+
+    /// <inheritdoc />
+    public override string Description => "Attribution: explain a prediction with saliency, integrated gradients, SmoothGrad, GradientSHAP, DeepLift, guided backprop, deconvolution, Grad-CAM, LRP; circuits; per-class means.";
+
+    /// <inheritdoc />
+    public override void AddOptions(Command command)
+    {
+        command.Options.Add(model);
+        command.Options.Add(image);
+        command.Options.Add(target);
+        command.Options.Add(method);
+    }
+
+    /// <inheritdoc />
+    public override Study CreateStudy(ParseResult parse, bool quick)
+    {
+        var m = parse.GetValue(model);
+        if (m is not null && !m.StartsWith("zoo:", StringComparison.Ordinal) && !File.Exists(m))
+            throw new UsageException($"--model '{m}' does not exist (use zoo:shapesnet or the path of a model file).");
+        if (m is not null && m.StartsWith("zoo:", StringComparison.Ordinal) && m != "zoo:shapesnet")
+            throw new UsageException($"--model '{m}' is not in the zoo; use zoo:shapesnet.");
+        var img = parse.GetValue(image);
+        if (img is not null)
+        {
+            try
+            {
+                using var probe = AttributionStudy.LoadImage(img, 64);
+            }
+            catch (Exception e) when (e is FileNotFoundException or ArgumentException or IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--image '{img}' cannot be used: {e.Message}");
+            }
+        }
+        return new AttributionStudy(new AttributionStudyOptions(m, img, parse.GetValue(target), parse.GetValue(method)!));
+    }
+}
