@@ -26,8 +26,24 @@ public static class AttributionPictures
     }
 
     /// <summary>
-    /// The signed overlay of one input's attribution on the image: channels summed, scaled symmetrically to its largest
-    /// |value|, diverging colour map over a greyed image.
+    /// The value a picture's colour scale ends at: the <paramref name="percentile"/>-th percentile of |map| (Captum's
+    /// <c>visualize_image_attr</c> clips the top 2 % as outliers), or the maximum when that is 0.
+    /// </summary>
+    /// <param name="map">Any tensor.</param>
+    /// <param name="percentile">In (0, 100].</param>
+    public static double ScaleOf(Tensor map, double percentile = 98)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        if (percentile is <= 0 or > 100) throw new ArgumentOutOfRangeException(nameof(percentile), percentile, "percentile must be in (0, 100].");
+        using var scope = NewDisposeScope();
+        var a = map.detach().abs().flatten().to(float64);
+        var q = a.quantile(percentile / 100.0).ToDouble();
+        return q > 0 ? q : Math.Max(a.max().ToDouble(), 1e-30);
+    }
+
+    /// <summary>
+    /// The signed overlay of one input's attribution on the image: channels summed, scaled symmetrically to the 98th
+    /// percentile of |value| (larger values saturate), diverging colour map over a greyed image.
     /// </summary>
     /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
     /// <param name="attribution"><c>[C, H, W]</c>, <c>[1, h, w]</c> or <c>[h, w]</c> (smaller maps are resized).</param>
@@ -37,7 +53,7 @@ public static class AttributionPictures
     {
         using var scope = NewDisposeScope();
         var map = ToMap(attribution).cpu();
-        return Imaging.Overlay.Heatmap(image.detach().cpu(), map, Colormap.Diverging, Normalization.Symmetric, alpha).MoveToOuterDisposeScope();
+        return Imaging.Overlay.Heatmap(image.detach().cpu(), map, Colormap.Diverging, Normalization.SymmetricWithLimit(ScaleOf(map)), alpha).MoveToOuterDisposeScope();
     }
 
     /// <summary>A horizontal colour-bar tile of the diverging map: <c>[3, 16, 128]</c>.</summary>
@@ -49,7 +65,7 @@ public static class AttributionPictures
     }
 
     /// <summary>
-    /// Saves one method's overlay: the input, the overlay and the colour bar, titled with the method and its largest |value|.
+    /// Saves one method's overlay: the input, the overlay and the colour bar, titled with the method and its colour scale (98th percentile of |value|).
     /// </summary>
     /// <param name="path">PNG path.</param>
     /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
@@ -60,15 +76,15 @@ public static class AttributionPictures
     {
         using var scope = NewDisposeScope();
         var map = ToMap(attribution);
-        var max = map.abs().max().ToDouble();
+        var max = ScaleOf(map);
         ImageGrid.Save(path, new[] { image.detach().cpu(), Overlay(image, attribution), ColourBar() },
             new[] { "input", $"{title} (Σ channels)", $"−{max:G3}  ·  0  ·  +{max:G3}" },
             new GridOptions(Columns: 3, TileSize: tileSize, Title: $"{title}: red raises the target score, blue lowers it"));
     }
 
     /// <summary>
-    /// Saves a side-by-side grid: the input, then one overlay per method (each scaled to its own largest |value|, quoted
-    /// under it), then the colour bar.
+    /// Saves a side-by-side grid: the input, then one overlay per method (each scaled to the 98th percentile of its own
+    /// |values|, quoted under it), then the colour bar.
     /// </summary>
     /// <param name="path">PNG path.</param>
     /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
@@ -84,10 +100,10 @@ public static class AttributionPictures
         foreach (var (name, attribution) in results)
         {
             tiles.Add(Overlay(image, attribution));
-            titles.Add($"{name} (±{ToMap(attribution).abs().max().ToDouble():G2})");
+            titles.Add($"{name} (±{ScaleOf(ToMap(attribution)):G2})");
         }
         tiles.Add(ColourBar());
-        titles.Add("blue − · 0 · red + (per-map scale)");
+        titles.Add("blue − · 0 · red + (each map to ± its 98th pct |value|)");
         ImageGrid.Save(path, tiles, titles, new GridOptions(Columns: Math.Min(4, tiles.Count), TileSize: tileSize, Title: title));
     }
 }

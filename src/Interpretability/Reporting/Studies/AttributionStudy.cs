@@ -257,7 +257,7 @@ public sealed class AttributionStudy : Study
         metrics.Set("per_method", perMethod);
         AttributionPictures.SaveComparisonGrid(context.PathOf("comparison_grid.png"), image.cpu(), tiles,
             $"Attribution of class {target} ({ClassName(target)}) by every method");
-        section.AddFigure(context.Figure("comparison_grid.png", "Every method on the same input, as signed overlays (red raises the explained score, blue lowers it; each map scaled to its own largest |value|, quoted in its title)."));
+        section.AddFigure(context.Figure("comparison_grid.png", "Every method on the same input, as signed overlays (red raises the explained score, blue lowers it; each map scaled to the 98th percentile of its own |values| (as Captum clips outliers), quoted in its title)."));
         section.AddTable(new Table("Per method: run time and completeness error |Σ attributions − (S(x) − S(0))| / |S(x) − S(0)| (— where attributions are not input-shaped).",
             new[] { "method", "seconds", "completeness error" }, rows));
         section.AddFigureRow(selected.Select(m => context.Figure($"overlay_{m.Name}.png", m.Title)).ToList());
