@@ -1,20 +1,20 @@
 using System.ComponentModel;
 using BenchmarkDotNet.Attributes;
 using Interpretability.Attribution;
-using Interpretability.Reporting.Studies;
+using Interpretability.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Interpretability.Benchmarks;
 
 /// <summary>
-/// Integrated gradients of one 64×64 image through the ShapesNet layout (until the model zoo lands: its seeded stand-in):
+/// Integrated gradients of one 64×64 image through the zoo's trained ShapesNet:
 /// the library's internal batching (all Steps scaled inputs in one forward+backward) against the naive baseline of one
 /// forward+backward per step, and against a bare forward+backward of a batch of Steps images (the floor: the ratio
 /// IG / bare is the library's overhead).
 /// </summary>
 [Config(typeof(BenchConfig))]
-[Description("Integrated gradients (Gauss–Legendre, Steps steps) of one Size×Size image through the ShapesNet layout, one libtorch thread: batched (one pass of Steps rows) vs one forward+backward per step; plus a bare forward+backward at batch Steps for the overhead.")]
+[Description("Integrated gradients (Gauss–Legendre, Steps steps) of one Size×Size image through ShapesNet, one libtorch thread: batched (one pass of Steps rows) vs one forward+backward per step; plus a bare forward+backward at batch Steps for the overhead.")]
 public class IntegratedGradientsBenchmarks : ISmokeTestable
 {
     private nn.Module<Tensor, Tensor> model = null!;
@@ -44,7 +44,7 @@ public class IntegratedGradientsBenchmarks : ISmokeTestable
     {
         threadsBefore = torch.get_num_threads();
         torch.set_num_threads(1);
-        model = AttributionStudy.StandInShapesNet(seed: 1);
+        model = ModelZoo.ShapesNet();
         image = rand(new long[] { 1, 3, Size, Size }, generator: new Generator(2));
         batch = rand(new long[] { Steps, 3, Size, Size }, generator: new Generator(3));
         ig = new IntegratedGradients(model);

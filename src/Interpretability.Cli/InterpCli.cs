@@ -21,6 +21,7 @@ public static class InterpCli
         new DevicesCommand(),
         new EnsemblesCommand(),
         new AttributeCommand(),
+        new ModelsCommand(),
     };
 
     /// <summary>Runs the CLI with <paramref name="args"/>, writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
@@ -69,10 +70,12 @@ public static class InterpCli
             device.Apply();
             torch.set_num_threads(parse.GetValue(common.Threads));
             var quick = parse.GetValue(common.Quick);
-            var context = new StudyContext(parse.GetValue(common.Out)!, parse.GetValue(common.Seed), quick, device.Device, null, cancel.Token);
+            // On CUDA, batched kernels halve their batch on out-of-memory and remember what fitted.
+            IBatchRunner batches = device.Device.type == DeviceType.CUDA ? new AutoBatchSizer { OnOutOfMemory = () => GC.Collect() } : FixedBatchRunner.Instance;
+            var context = new StudyContext(parse.GetValue(common.Out)!, parse.GetValue(common.Seed), quick, device.Device, null, cancel.Token, batches: batches);
             var result = ProgressDisplay.Run(quiet, stderr, progress =>
             {
-                var withProgress = new StudyContext(context.OutputDirectory, context.Seed, context.Quick, context.Device, progress, context.Cancellation);
+                var withProgress = new StudyContext(context.OutputDirectory, context.Seed, context.Quick, context.Device, progress, context.Cancellation, batches: context.Batches);
                 return spec.Execute(parse, withProgress);
             });
             foreach (var (name, error) in result.Failures)

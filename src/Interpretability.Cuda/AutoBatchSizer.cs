@@ -8,7 +8,7 @@ namespace Interpretability.Cuda;
 /// so later calls start there. Device memory errors from libtorch surface in TorchSharp as exceptions whose message
 /// contains "out of memory"; anything else propagates unchanged.
 /// </summary>
-public sealed class AutoBatchSizer
+public sealed class AutoBatchSizer : IBatchRunner
 {
     private readonly ConcurrentDictionary<string, int> known = new();
 

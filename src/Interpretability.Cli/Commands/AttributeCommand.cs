@@ -13,12 +13,12 @@ public sealed class AttributeCommand : StudyCommand
 {
     private readonly Option<string?> model = new("--model")
     {
-        Description = "The classifier: 'zoo:shapesnet' (default) or the path of a TorchScript file (layer methods need hookable layers).",
+        Description = "The classifier: 'zoo:shapesnet' (default), a TorchScript file or ShapesNet weights (layer methods need hookable layers).",
     };
 
     private readonly Option<string?> image = new("--image")
     {
-        Description = "A PNG/JPEG to explain (resized to 64×64). Default: a drawn shape.",
+        Description = "A PNG/JPEG to explain (resized to 64×64). Default: a shapes test image (the class is seed mod 11).",
     };
 
     private readonly Option<long?> target = new("--target")
@@ -67,10 +67,18 @@ public sealed class AttributeCommand : StudyCommand
     public override Study CreateStudy(ParseResult parse, bool quick)
     {
         var m = parse.GetValue(model);
-        if (m is not null && !m.StartsWith("zoo:", StringComparison.Ordinal) && !File.Exists(m))
-            throw new UsageException($"--model '{m}' does not exist (use zoo:shapesnet or the path of a model file).");
-        if (m is not null && m.StartsWith("zoo:", StringComparison.Ordinal) && m != "zoo:shapesnet")
-            throw new UsageException($"--model '{m}' is not in the zoo; use zoo:shapesnet.");
+        if (m is not null)
+        {
+            // Open the model now so that a missing or unreadable file is a usage error naming it, before any work.
+            try
+            {
+                using var probe = AttributionStudy.OpenModel(m);
+            }
+            catch (Exception e) when (e is FileNotFoundException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--model '{m}' cannot be used: {e.Message}");
+            }
+        }
         var img = parse.GetValue(image);
         if (img is not null)
         {

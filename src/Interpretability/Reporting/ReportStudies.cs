@@ -10,6 +10,7 @@ public static class ReportStudies
     public static IReadOnlyList<Study> All(bool quick) => new Study[]
     {
         new ProbingStudy(),
+        new ModelsStudy(),
         new DynamicsStudy(),
         new EnsemblesStudy(),
         new AttributionStudy(),

@@ -22,9 +22,12 @@ public sealed class StudyContext
     /// <param name="progress">Receives progress; may be null.</param>
     /// <param name="cancellation">Cancels the study between steps.</param>
     /// <param name="figurePrefix">Prefix of figure paths in the report (the study's folder relative to the report's).</param>
+    /// <param name="batches">Chooses batch sizes of batched kernels (default: exactly the requested size).</param>
     public StudyContext(string outputDirectory, int seed = 0, bool quick = false, Device? device = null,
-        IProgress<StudyProgress>? progress = null, CancellationToken cancellation = default, string figurePrefix = "")
+        IProgress<StudyProgress>? progress = null, CancellationToken cancellation = default, string figurePrefix = "",
+        IBatchRunner? batches = null)
     {
+        Batches = batches ?? FixedBatchRunner.Instance;
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         OutputDirectory = Path.GetFullPath(outputDirectory);
         Seed = seed;
@@ -56,9 +59,12 @@ public sealed class StudyContext
     /// <summary>Prefix of figure paths in the report.</summary>
     public string FigurePrefix { get; }
 
+    /// <summary>Chooses the batch size of batched kernels (on CUDA, the CLI sets an out-of-memory-aware runner).</summary>
+    public IBatchRunner Batches { get; }
+
     /// <summary>A context for a sub-folder (used by the report, one folder per study).</summary>
     public StudyContext ForSubfolder(string name) =>
-        new(Path.Combine(OutputDirectory, name), Seed, Quick, Device, Progress, Cancellation, FigurePrefix + name + "/");
+        new(Path.Combine(OutputDirectory, name), Seed, Quick, Device, Progress, Cancellation, FigurePrefix + name + "/", Batches);
 
     /// <summary>The absolute path of <paramref name="relativePath"/> inside the output folder (its folder is created).</summary>
     public string PathOf(string relativePath)

@@ -2,16 +2,16 @@ using System.Diagnostics;
 using System.Globalization;
 using Interpretability.Attribution;
 using Interpretability.Imaging;
-using SkiaSharp;
+using Interpretability.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Interpretability.Reporting.Studies;
 
 /// <summary>Options of <see cref="AttributionStudy"/> (the <c>interp attribute</c> command).</summary>
-/// <param name="Model">Model spec: null = the default classifier (see <see cref="AttributionStudy.OpenModel"/>), or the path
-/// of a TorchScript file (input-level methods only if its layers cannot be hooked).</param>
-/// <param name="Image">Path of a PNG/JPEG to explain (resized to the model's input size); null = a drawn test image.</param>
+/// <param name="Model">Model spec: null = the zoo's trained ShapesNet; otherwise <c>zoo:NAME</c>, a TorchScript file or
+/// ShapesNet weights (see <see cref="ModelZoo.Open"/>). Layer methods need hookable layers.</param>
+/// <param name="Image">Path of a PNG/JPEG to explain (resized to 64×64); null = a shapes test image.</param>
 /// <param name="Target">Class to explain; null = the model's prediction.</param>
 /// <param name="Method">A method name (see <see cref="AttributionStudy.MethodNames"/>) or <c>all</c>.</param>
 /// <param name="Threads">libtorch intra-op threads while the study runs (restored afterwards); 0 keeps the setting.</param>
@@ -64,77 +64,31 @@ public sealed class AttributionStudy : Study
     /// <summary>The last conv layer of the default model (Grad-CAM's layer).</summary>
     public const string CamLayer = "conv4";
 
-    /// <summary>Class names of the default model.</summary>
-    public static IReadOnlyList<string> ClassNames { get; } = new[] { "circle", "ellipse", "arc", "s_curve", "spiral", "line", "angle", "triangle", "square", "star", "wave" };
+    /// <summary>Class names of the default model (<see cref="ShapesDataset.ClassNames"/>).</summary>
+    public static IReadOnlyList<string> ClassNames => ShapesDataset.ClassNames;
 
     /// <summary>
-    /// Opens the model to explain. Null: the default classifier — until the model zoo provides the trained ShapesNet, a
-    /// seeded stand-in with ShapesNet's layers (conv1…conv4, relu1…relu4, pool1…pool3, gap, fc; untrained). A path: a
-    /// TorchScript file.
+    /// Opens the model to explain: null = the trained ShapesNet of the model zoo; otherwise any spec
+    /// <see cref="ModelZoo.Open"/> accepts (<c>zoo:NAME</c>, a TorchScript file, ShapesNet weights).
     /// </summary>
-    /// <param name="spec">Null, <c>zoo:shapesnet</c> or a path.</param>
-    /// <param name="seed">Seed of the stand-in's weights.</param>
-    /// <returns>The model in eval mode on the CPU, and whether it is the untrained stand-in.</returns>
-    public static (nn.Module<Tensor, Tensor> Model, bool StandIn) OpenModel(string? spec, int seed)
+    /// <param name="spec">Null or a model spec.</param>
+    /// <returns>The model in eval mode on the CPU (the caller disposes it).</returns>
+    public static nn.Module<Tensor, Tensor> OpenModel(string? spec)
     {
-        if (spec is null || spec == "zoo:shapesnet") return (StandInShapesNet(seed), true);
-        if (!File.Exists(spec)) throw new FileNotFoundException($"Model file '{spec}' does not exist.", spec);
-        var m = new ScriptModel(jit.load<Tensor, Tensor>(spec));
-        m.eval();
-        return (m, false);
-    }
-
-    /// <summary>A seeded, untrained network with ShapesNet's layer names and shapes: <c>[N, 3, 64, 64] → [N, 11]</c>.</summary>
-    public static nn.Module<Tensor, Tensor> StandInShapesNet(int seed)
-    {
-        torch.random.manual_seed(seed);
-        var m = nn.Sequential(
-            ("conv1", nn.Conv2d(3, 16, 5, padding: 2)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
-            ("conv2", nn.Conv2d(16, 32, 3, padding: 1)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
-            ("conv3", nn.Conv2d(32, 64, 3, padding: 1)), ("relu3", nn.ReLU()), ("pool3", nn.MaxPool2d(2)),
-            ("conv4", nn.Conv2d(64, 64, 3, padding: 1)), ("relu4", nn.ReLU()),
-            ("gap", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(64, 11)));
-        m.eval();
-        return m;
+        var model = spec is null ? ModelZoo.ShapesNet() : ModelZoo.Open(spec);
+        model.eval();
+        return model;
     }
 
     /// <summary>
-    /// A small labelled dataset for per-class means: until the zoo's shapes dataset lands, drawn circles, squares and
-    /// triangles (labels 0, 8, 7 of <see cref="ClassNames"/>) at random positions and sizes. Images <c>[N, 3, size, size]</c>, labels <c>[N]</c>.
+    /// A labelled dataset for the per-class means and the default input: the first <paramref name="count"/> images of
+    /// the shapes test split (seed 1). Images <c>[N, 3, 64, 64]</c> in [0, 1], labels <c>[N]</c> int64.
     /// </summary>
-    public static (Tensor Images, Tensor Labels) Dataset(int count, int seed, int size = 64)
+    public static (Tensor Images, Tensor Labels) Dataset(int count)
     {
-        var rng = new Random(seed);
-        var images = new List<Tensor>();
-        var labels = new long[count];
-        long[] classes = { 0, 8, 7 };
-        for (int i = 0; i < count; i++)
-        {
-            var kind = i % 3;
-            labels[i] = classes[kind];
-            float cx = size * (0.35f + 0.3f * (float)rng.NextDouble()), cy = size * (0.35f + 0.3f * (float)rng.NextDouble());
-            float r = size * (0.15f + 0.12f * (float)rng.NextDouble());
-            images.Add(DrawShape(size, kind, cx, cy, r));
-        }
-        return (stack(images), tensor(labels));
+        using var split = ShapesDataset.Test(count);
+        return (split.Images.clone(), split.Labels.clone());
     }
-
-    private static Tensor DrawShape(int size, int kind, float cx, float cy, float r) => Raster.Draw(size, size, canvas =>
-    {
-        using var paint = new SKPaint { IsAntialias = true, Color = SKColors.Black, Style = SKPaintStyle.Stroke, StrokeWidth = Math.Max(1.5f, size / 24f) };
-        switch (kind)
-        {
-            case 0: canvas.DrawCircle(cx, cy, r, paint); break;
-            case 1: canvas.DrawRect(cx - r, cy - r, 2 * r, 2 * r, paint); break;
-            default:
-                using (var path = new SKPath())
-                {
-                    path.MoveTo(cx, cy - r); path.LineTo(cx + r, cy + r * 0.8f); path.LineTo(cx - r, cy + r * 0.8f); path.Close();
-                    canvas.DrawPath(path, paint);
-                }
-                break;
-        }
-    });
 
     /// <summary>
     /// The gradient methods as the study runs them (quick mode: fewer steps and samples). Perturbation methods are
@@ -198,10 +152,13 @@ public sealed class AttributionStudy : Study
         bool quick = context.Quick;
         var device = context.Device;
         Report(context, "opening the model", 0.02);
-        var (model, standIn) = OpenModel(options.Model, context.Seed);
+        var model = OpenModel(options.Model);
         model.to(device);
-        int size = 64;
-        var image = (options.Image is null ? Dataset(1, context.Seed + 7, size).Images[0] : LoadImage(options.Image, size)).to(device);
+        int size = ShapesDataset.ImageSize;
+        var (images, labels) = Dataset(quick ? 22 : 110);
+        // The default input: the first test image of the class the seed picks (seed 0: circle).
+        var defaultIndex = (labels == context.Seed % ClassNames.Count).nonzero().flatten()[0].ToInt64();
+        var image = (options.Image is null ? images[defaultIndex] : LoadImage(options.Image, size)).to(device);
         var x = image.unsqueeze(0);
         Tensor logits;
         using (no_grad()) logits = model.call(x);
@@ -210,13 +167,13 @@ public sealed class AttributionStudy : Study
         var target = options.Target ?? predicted;
         if (target >= classes) throw new ArgumentOutOfRangeException(nameof(options), target, $"Target must be in [0, {classes - 1}] for this model's {classes} classes; got {target}.");
         string ClassName(long c) => classes == ClassNames.Count ? ClassNames[(int)c] : c.ToString(CultureInfo.InvariantCulture);
-        metrics.Set("model", options.Model ?? (standIn ? "stand-in (untrained ShapesNet layout)" : "zoo:shapesnet"));
-        metrics.Set("image", options.Image is null ? "drawn" : Path.GetFileName(options.Image));
+        metrics.Set("model", options.Model ?? "zoo:shapesnet");
+        metrics.Set("image", options.Image is null ? $"shapes test image {defaultIndex} ({ClassName(labels[defaultIndex].ToInt64())})" : Path.GetFileName(options.Image));
         metrics.Set("target", target);
         metrics.Set("target_name", ClassName(target));
         metrics.Set("predicted_class", predicted);
-        section.Paragraph($"Model: {(standIn ? "a seeded, untrained stand-in with ShapesNet's layers (conv1–conv4, ReLU, max pooling, global average, fc → 11 classes); the pictures show the machinery, not learned evidence" : options.Model)}. " +
-                          $"Input: {(options.Image is null ? "a drawn shape" : Path.GetFileName(options.Image))}, {size}×{size}. Explained class: {target} ({ClassName(target)}); the model predicts {predicted} ({ClassName(predicted)}).");
+        section.Paragraph($"Model: {(options.Model is null ? $"ShapesNet from the model zoo (conv1–conv4 with ReLU and max pooling, global average, fc → 11 shape classes; {ModelZoo.ShapesNetAccuracy:P1} test accuracy)" : options.Model)}. " +
+                          $"Input: {(options.Image is null ? $"shapes test image {defaultIndex}" : Path.GetFileName(options.Image))}, {size}×{size}. Explained class: {target} ({ClassName(target)}); the model predicts {predicted} ({ClassName(predicted)}).");
 
         // ---- 1. Every method on one input -----------------------------------------------------------------------------
         var methods = new List<AttributionStudyMethod>();
@@ -360,7 +317,6 @@ public sealed class AttributionStudy : Study
 
         // ---- 6. A dataset, streamed: mean attribution per class --------------------------------------------------------
         Report(context, "per-class means over a dataset", 0.88);
-        var (images, labels) = Dataset(quick ? 12 : 60, context.Seed + 11, size);
         images = images.to(device);
         labels = labels.to(device);
         var igStream = new IntegratedGradients(model).With(new IntegratedGradientsOptions(quick ? 8 : 32, InternalBatchSize: 64));
@@ -373,23 +329,9 @@ public sealed class AttributionStudy : Study
             metrics.Set("dataset_size", images.shape[0]);
             metrics.Set("dataset_classes", present.Select(c => ClassName(c)));
         }
-        section.AddFigure(context.Figure("per_class_mean.png", "Integrated gradients of every image's own class, streamed in batches of 4 and averaged per class."));
+        section.AddFigure(context.Figure("per_class_mean.png", $"Integrated gradients of every image's own class over the first {images.shape[0]} shapes test images, streamed in batches of 4 and averaged per class (drawn over the mean image; shapes vary in position, so the means blur)."));
         Report(context, "done", 1);
         model.Dispose();
-    }
-
-    /// <summary>A TorchScript model as a <c>Module&lt;Tensor, Tensor&gt;</c> (its inner layers cannot be hooked).</summary>
-    private sealed class ScriptModel : nn.Module<Tensor, Tensor>
-    {
-        private readonly jit.ScriptModule<Tensor, Tensor> script;
-
-        public ScriptModel(jit.ScriptModule<Tensor, Tensor> script) : base("script")
-        {
-            this.script = script;
-            RegisterComponents();
-        }
-
-        public override Tensor forward(Tensor input) => script.call(input);
     }
 
     /// <summary>Reads a picture as the model's input: RGB in [0, 1], resized (bilinear, antialiased) to size×size.</summary>

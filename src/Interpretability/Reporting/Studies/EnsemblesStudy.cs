@@ -226,7 +226,9 @@ public sealed class EnsemblesStudy : Study
         Mark("effect_and_neuron_maps");
         // ---- 5. Region energies and the ensemble ---------------------------------------------------------------------------
         Report(context, $"region energies and the ensemble of {regionName}", 0.66);
-        var energies = RegionEnergy.Compute(network, grid, regionMask);
+        // Chunked over pixels; on CUDA the context's batch runner halves the chunk on out-of-memory.
+        var energies = context.Batches.Run($"region-energy:{network.Topology.SynapseCount}:{grid.PixelCount}", RegionEnergy.DefaultChunkPixels,
+            chunk => RegionEnergy.Compute(network, grid, regionMask, chunk));
         var ensemble = RegionEnsemble.Find(topology, energies);
         metrics.Set("region_pixels", (long)Math.Round(energies.InsidePixels));
         metrics.Set("region_ensemble_size", ensemble.Size);
