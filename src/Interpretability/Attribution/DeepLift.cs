@@ -18,7 +18,8 @@ public sealed record DeepLiftOptions(Tensor? Baseline = null, double Epsilon = 1
 /// that returns <c>f(x).detach() + m.detach() ⊙ (x − x.detach())</c> (forward value unchanged, backward slope m). The
 /// attributions are <c>(x − x′) ⊙ ∂S/∂x</c> of that modified backward pass; for networks of linear/conv layers and these
 /// nonlinearities they sum to <c>S(x) − S(x′)</c> exactly (summation-to-delta; metadata <c>summation_delta</c> holds the
-/// largest error). Max pooling keeps its gradient (then summation-to-delta is approximate). Nonlinearities must be modules
+/// largest error). <c>MaxPool2d</c> modules get Captum's max-pooling rule (the output difference routed to the maximum and
+/// divided by the input difference there), so summation-to-delta also holds through max pooling. Nonlinearities must be modules
 /// (<c>F.relu</c> inside a forward cannot be hooked). The model is unchanged: hooks are removed afterwards.
 /// </summary>
 public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
@@ -37,11 +38,37 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
     internal static bool IsElementwise(nn.Module m) =>
         m is ReLU or LeakyReLU or Tanh or Sigmoid or Softplus or ELU or GELU or SiLU or ReLU6 or Hardtanh;
 
+    /// <summary>
+    /// Captum's max-pooling rule: the output difference y − y′ goes back to the input's maximum, divided by that input's
+    /// difference x − x′ there (the plain gradient where that difference is below ε), so summation-to-delta holds
+    /// through max pooling.
+    /// </summary>
+    private static Tensor MaxPoolRule(MaxPool2d pool, Tensor inp, Tensor outp, Tensor reference, double epsilon)
+    {
+        var stride = pool.stride ?? pool.kernel_size;
+        var padding = pool.padding ?? new long[] { 0, 0 };
+        var dilation = pool.dilation ?? new long[] { 1, 1 };
+        Tensor y, idx, refOut;
+        using (no_grad())
+        {
+            (y, idx) = nn.functional.max_pool2d_with_indices(inp.detach(), pool.kernel_size, stride, padding, dilation, pool.ceil_mode);
+            refOut = nn.functional.max_pool2d(reference, pool.kernel_size, stride, padding, dilation, pool.ceil_mode);
+        }
+        var flatIdx = idx.flatten(2);
+        var selected = inp.flatten(2).gather(2, flatIdx).view_as(y);                 // x at the input's maxima (in the graph)
+        var refSelected = reference.flatten(2).gather(2, flatIdx).view_as(y);
+        var dsel = selected.detach() - refSelected;
+        var small = dsel.abs() < epsilon;
+        var c = where(small, ones_like(dsel), (y - refOut) / dsel.masked_fill(small, 1)).detach();
+        var term = selected * c;
+        return outp.detach() + (term - term.detach());
+    }
+
     /// <inheritdoc />
     protected override AttributionResult Compute(Tensor input, Tensor targets, DeepLiftOptions options, string targetParameter)
     {
         var baseline = Attributions.Baseline(input, options.Baseline, "Baseline").contiguous();
-        var paths = model.named_modules().Where(t => IsElementwise(t.Item2)).Select(t => t.Item1).ToList();
+        var paths = model.named_modules().Where(t => IsElementwise(t.Item2) || t.Item2 is MaxPool2d).Select(t => t.Item1).ToList();
 
         // Pass 1: the reference activations (input of every nonlinearity on the baseline), per call in order.
         var reference = paths.ToDictionary(p => p, _ => new List<Tensor>());
@@ -72,6 +99,7 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
                     var i = calls[path]++;
                     if (i >= list.Count || !list[i].shape.SequenceEqual(inp.shape))
                         throw new InvalidOperationException($"DeepLift: layer '{path}' ran differently on the input and on the baseline.");
+                    if (module is MaxPool2d pool) return MaxPoolRule(pool, inp, outp, list[i], options.Epsilon);
                     Tensor refOut;
                     using (no_grad()) refOut = module.forward(list[i]);
                     var dx = inp.detach() - list[i];

@@ -176,7 +176,9 @@ public sealed record LrpOptions(LrpComposite? Composite = null);
 /// Layer-wise relevance propagation (Bach et al. 2015) with Zennit's core rules (ε, γ, z⁺, αβ) for Linear and Conv2d
 /// layers. Implemented with forward hooks that replace each layer's output by the gradient trick of
 /// <see cref="LrpRule"/>; the user's model is not changed. The relevance at the output is the target logit
-/// (the gradient there is one-hot), and the result is <c>R_input = x ⊙ g_x</c>. Metadata: <c>output_relevance</c>
+/// (the gradient there is one-hot), and the result is <c>R = x̃ ⊙ g_x̃</c> at the input x̃ of the first rule layer when it
+/// has the model input's shape (so a model that first normalises its pixels, like ShapesNet's <c>(x − 0.5)·4</c>, gets
+/// the relevance of each pixel rather than of its shift), otherwise <c>x ⊙ g_x</c> at the model's input. Metadata: <c>output_relevance</c>
 /// (Σ over rows of the target logits), <c>input_relevance</c> (Σ of all attributions) and <c>conservation_error</c>
 /// = max over rows of |Σ R_input − R_output| / |R_output| (biases and ε absorb relevance, so it is 0 only for
 /// bias-free networks with conservative rules).
@@ -198,8 +200,9 @@ public sealed class Lrp : AttributionMethod<LrpOptions>
     protected override AttributionResult Compute(Tensor input, Tensor targets, LrpOptions options, string targetParameter)
     {
         var composite = options.Composite ?? LrpComposite.EpsilonPlus();
-        Tensor g, scores;
+        Tensor relevance, scores;
         int hooked = 0;
+        Tensor? firstInput = null;
         using (var hooks = new HookScope(model))
         {
             foreach (var (path, module) in model.named_modules())
@@ -207,13 +210,29 @@ public sealed class Lrp : AttributionMethod<LrpOptions>
                 var rule = composite.RuleFor(path, module);
                 if (rule is null) continue;
                 var (weight, bias, layer) = Describe(module);
-                hooks.AddForwardHook(path, (x, z) => rule.Replace(x, z, layer, weight.detach(), bias?.detach()));
+                hooks.AddForwardHook(path, (x, z) =>
+                {
+                    firstInput ??= x.alias();
+                    return rule.Replace(x, z, layer, weight.detach(), bias?.detach());
+                });
                 hooked++;
             }
-            (g, scores) = InputGradient(input, targets, targetParameter);
+            if (hooked == 0) throw new ArgumentException("The model has no Linear or Conv2d layer for LRP rules.", "model");
+            using var eg = enable_grad();
+            var xin = input.detach().requires_grad_(true);
+            var s = Scores(Forward(xin), targets, targetParameter);
+            scores = s.detach();
+            if (firstInput is null) throw new InvalidOperationException("No Linear or Conv2d layer ran during the forward pass.");
+            // Relevance at the input of the first rule layer. When that input has the model input's shape (the model
+            // only rescales or shifts pixels first, e.g. (x − 0.5)·4), it is the pixels' relevance; x ⊙ ∂/∂x at the raw
+            // input would count the shift as relevance. Otherwise the relevance is taken at the model input.
+            var sameShape = firstInput.shape.SequenceEqual(xin.shape);
+            var at = sameShape ? firstInput : xin;
+            var g = autograd.grad(new[] { s.sum() }, new[] { at }, allow_unused: true)[0];
+            if (g is null || g.IsInvalid) g = zeros_like(at);
+            relevance = (at.detach() * g.detach()).contiguous();
+            firstInput.Dispose();
         }
-        if (hooked == 0) throw new ArgumentException("The model has no Linear or Conv2d layer for LRP rules.", "model");
-        var relevance = input * g;
         var total = relevance.reshape(relevance.shape[0], -1).sum(dim: 1);
         var rel = ((total - scores).abs() / scores.abs().clamp_min(1e-12)).max().ToDouble();
         var meta = new Dictionary<string, double>

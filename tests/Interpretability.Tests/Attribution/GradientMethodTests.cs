@@ -160,6 +160,19 @@ public class GradientMethodTests
     }
 
     [Fact]
+    public void DeepLift_sums_to_the_score_difference_through_max_pooling()
+    {
+        using var net = Cnn(seed: 16);
+        var x = rand(3, 3, 16, 16);
+        var baseline = rand(3, 16, 16) * 0.3f;
+        using var r = new DeepLift(net).Attribute(x, 2, new DeepLiftOptions(baseline));
+        Tensor diff;
+        using (no_grad()) diff = net.call(x)[.., 2] - net.call(baseline.unsqueeze(0))[.., 2];
+        Assert.True(RowSums(r.Attributions).allclose(diff, rtol: 1e-3, atol: 1e-4),
+            $"Σ = {RowSums(r.Attributions).ToString(TorchSharp.TensorStringStyle.Numpy)}, Δ = {diff.ToString(TorchSharp.TensorStringStyle.Numpy)}");
+    }
+
+    [Fact]
     public void DeepLift_of_a_relu_net_differs_from_gradient_times_delta_where_units_switch()
     {
         // With a zero baseline and bias-free ReLU units, rescale multipliers equal the gradient where no unit switches;

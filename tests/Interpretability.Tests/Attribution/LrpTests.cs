@@ -96,4 +96,28 @@ public class LrpTests
         Assert.True(r.Attributions.allclose(ixg.Attributions, rtol: 1e-3, atol: 1e-6));
         AssertUnchanged(net, snapshot);
     }
+
+    private sealed class Normalised : nn.Module<Tensor, Tensor>
+    {
+        private readonly nn.Module<Tensor, Tensor> conv = nn.Conv2d(3, 4, 3, padding: 1, bias: false);
+        private readonly nn.Module<Tensor, Tensor> relu = nn.ReLU();
+        private readonly nn.Module<Tensor, Tensor> fc = nn.Linear(4 * 8 * 8, 3, hasBias: false);
+
+        public Normalised() : base(nameof(Normalised)) => RegisterComponents();
+
+        public override Tensor forward(Tensor x) => fc.call(relu.call(conv.call((x - 0.5f) * 4)).flatten(1));
+    }
+
+    [Fact]
+    public void Relevance_of_a_model_that_normalises_its_pixels_is_taken_after_the_shift_and_is_conserved()
+    {
+        manual_seed(46);
+        using var net = new Normalised();
+        var img = rand(2, 3, 8, 8);
+        using var r = new Lrp(net).Attribute(img, 1, new LrpOptions(LrpComposite.Uniform(new EpsilonRule(1e-9))));
+        Assert.True(r.Metadata["conservation_error"] < 1e-4, $"conservation error {r.Metadata["conservation_error"]}");
+        // x ⊙ ∂S/∂x at the raw pixels would count the −0.5 shift: it differs.
+        using var ixg = new InputXGradient(net).Attribute(img, 1);
+        Assert.False(r.Attributions.allclose(ixg.Attributions, rtol: 1e-2, atol: 1e-4));
+    }
 }
