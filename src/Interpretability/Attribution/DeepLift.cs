@@ -18,8 +18,9 @@ public sealed record DeepLiftOptions(Tensor? Baseline = null, double Epsilon = 1
 /// that returns <c>f(x).detach() + m.detach() ⊙ (x − x.detach())</c> (forward value unchanged, backward slope m). The
 /// attributions are <c>(x − x′) ⊙ ∂S/∂x</c> of that modified backward pass; for networks of linear/conv layers and these
 /// nonlinearities they sum to <c>S(x) − S(x′)</c> exactly (summation-to-delta; metadata <c>summation_delta</c> holds the
-/// largest error). <c>MaxPool2d</c> modules get Captum's max-pooling rule (the output difference routed to the maximum and
-/// divided by the input difference there), so summation-to-delta also holds through max pooling. Nonlinearities must be modules
+/// largest error). <c>MaxPool2d</c> modules get an exact rule (the output difference as a convex combination of the
+/// differences at the input's and the reference's maxima, see <c>MaxPoolRule</c>), so summation-to-delta also holds
+/// through max pooling. Nonlinearities must be modules
 /// (<c>F.relu</c> inside a forward cannot be hooked). The model is unchanged: hooks are removed afterwards.
 /// </summary>
 public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
@@ -39,28 +40,32 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
         m is ReLU or LeakyReLU or Tanh or Sigmoid or Softplus or ELU or GELU or SiLU or ReLU6 or Hardtanh;
 
     /// <summary>
-    /// Captum's max-pooling rule: the output difference y − y′ goes back to the input's maximum, divided by that input's
-    /// difference x − x′ there (the plain gradient where that difference is below ε), so summation-to-delta holds
-    /// through max pooling.
+    /// Max pooling, exactly: per window let a be the input's maximum and b the reference's. Then
+    /// Δy = x_a − x′_b lies between Δ_b = x_b − x′_b and Δ_a = x_a − x′_a, so Δy = λ·Δ_a + (1 − λ)·Δ_b with λ ∈ [0, 1];
+    /// the window's multiplier sends λ of the incoming gradient to a and 1 − λ to b. Summation-to-delta holds exactly and
+    /// no multiplier exceeds 1 (Captum's rule divides Δy by Δ_a alone and loses Δy where Δ_a = 0, e.g. a window whose
+    /// units are all dead on the input but not on the reference).
     /// </summary>
-    private static Tensor MaxPoolRule(MaxPool2d pool, Tensor inp, Tensor outp, Tensor reference, double epsilon)
+    private static Tensor MaxPoolRule(MaxPool2d pool, Tensor inp, Tensor outp, Tensor reference)
     {
         var stride = pool.stride ?? pool.kernel_size;
         var padding = pool.padding ?? new long[] { 0, 0 };
         var dilation = pool.dilation ?? new long[] { 1, 1 };
-        Tensor y, idx, refOut;
+        Tensor y, ia, yRef, ib;
         using (no_grad())
         {
-            (y, idx) = nn.functional.max_pool2d_with_indices(inp.detach(), pool.kernel_size, stride, padding, dilation, pool.ceil_mode);
-            refOut = nn.functional.max_pool2d(reference, pool.kernel_size, stride, padding, dilation, pool.ceil_mode);
+            (y, ia) = nn.functional.max_pool2d_with_indices(inp.detach(), pool.kernel_size, stride, padding, dilation, pool.ceil_mode);
+            (yRef, ib) = nn.functional.max_pool2d_with_indices(reference, pool.kernel_size, stride, padding, dilation, pool.ceil_mode);
         }
-        var flatIdx = idx.flatten(2);
-        var selected = inp.flatten(2).gather(2, flatIdx).view_as(y);                 // x at the input's maxima (in the graph)
-        var refSelected = reference.flatten(2).gather(2, flatIdx).view_as(y);
-        var dsel = selected.detach() - refSelected;
-        var small = dsel.abs() < epsilon;
-        var c = where(small, ones_like(dsel), (y - refOut) / dsel.masked_fill(small, 1)).detach();
-        var term = selected * c;
+        Tensor Pick(Tensor t, Tensor idx) => t.flatten(2).gather(2, idx.flatten(2)).view_as(y);
+        var xa = Pick(inp, ia);                                           // in the graph
+        var xb = Pick(inp, ib);
+        var da = xa.detach() - Pick(reference, ia);
+        var db = xb.detach() - yRef;
+        var dy = y - yRef;
+        var gap = da - db;                                                // ≥ 0
+        var lambda = where(gap.abs() > 0, ((dy - db) / gap.masked_fill(gap.abs() == 0, 1)).clamp(0, 1), ones_like(gap)).detach();
+        var term = xa * lambda + xb * (1 - lambda);
         return outp.detach() + (term - term.detach());
     }
 
@@ -99,7 +104,7 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
                     var i = calls[path]++;
                     if (i >= list.Count || !list[i].shape.SequenceEqual(inp.shape))
                         throw new InvalidOperationException($"DeepLift: layer '{path}' ran differently on the input and on the baseline.");
-                    if (module is MaxPool2d pool) return MaxPoolRule(pool, inp, outp, list[i], options.Epsilon);
+                    if (module is MaxPool2d pool) return MaxPoolRule(pool, inp, outp, list[i]);
                     Tensor refOut;
                     using (no_grad()) refOut = module.forward(list[i]);
                     var dx = inp.detach() - list[i];

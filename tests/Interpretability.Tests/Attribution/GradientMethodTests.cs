@@ -173,6 +173,24 @@ public class GradientMethodTests
     }
 
     [Fact]
+    public void DeepLift_stays_exact_where_a_pooling_window_is_dead_on_the_input_but_not_on_the_reference()
+    {
+        // A constant reference (as a black image) against a random input: some windows have every unit dead on the input
+        // and a live unit on the reference; a rule that divides by the input maximum's difference loses that change.
+        manual_seed(1);
+        using var net = nn.Sequential(("c1", nn.Conv2d(1, 2, 5, padding: 2)), ("r1", nn.ReLU()), ("p1", nn.MaxPool2d(2)),
+            ("c2", nn.Conv2d(2, 2, 3, padding: 1)), ("f", nn.Flatten()));
+        net.to(float64);
+        var x = randn(new long[] { 1, 1, 8, 8 }, dtype: float64);
+        var baseline = full_like(x, -2.0);
+        for (long t = 0; t < 8; t++)
+        {
+            using var r = new DeepLift(net).Attribute(x, t, new DeepLiftOptions(baseline));
+            Assert.True(r.Metadata["summation_delta"] < 1e-12, $"target {t}: {r.Metadata["summation_delta"]}");
+        }
+    }
+
+    [Fact]
     public void DeepLift_of_a_relu_net_differs_from_gradient_times_delta_where_units_switch()
     {
         // With a zero baseline and bias-free ReLU units, rescale multipliers equal the gradient where no unit switches;
