@@ -115,11 +115,11 @@ public abstract class AttributionMethod<TOptions> : IAttributionMethod where TOp
     /// The target scores of a model output: <c>output[i, targets[i]]</c> as <c>[batch]</c>; checks the output's shape and
     /// the targets' range first.
     /// </summary>
-    protected static Tensor Scores(Tensor output, Tensor targets, string targetParameter) => Attributions.Scores(output, targets, targetParameter);
+    protected static Tensor Scores(Tensor output, Tensor targets, string targetParameter) => GradientCore.Scores(output, targets, targetParameter);
 
     /// <summary>d Σᵢ output[i, targets[i]] / d input, detached, plus the scores <c>[batch]</c>.</summary>
     protected (Tensor Gradient, Tensor Scores) InputGradient(Tensor input, Tensor targets, string targetParameter) =>
-        Attributions.InputGradient(Forward, input, targets, targetParameter);
+        GradientCore.InputGradient(Forward, input, targets, targetParameter);
 
     private void CheckInput(Tensor input)
     {
@@ -141,7 +141,7 @@ public abstract class AttributionMethod<TOptions> : IAttributionMethod where TOp
 }
 
 /// <summary>Shared gradient helpers of the attribution methods.</summary>
-internal static class Attributions
+internal static class GradientCore
 {
     internal static Tensor Scores(Tensor output, Tensor targets, string targetParameter)
     {

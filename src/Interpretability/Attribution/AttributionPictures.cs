@@ -21,7 +21,7 @@ public static class AttributionPictures
         {
             2 => attribution.detach().clone(),
             3 => attribution.detach().sum(dim: 0),
-            _ => throw new ArgumentException($"attribution must be [C, H, W] or [H, W] (one input); got {Attributions.Shape(attribution)}.", nameof(attribution)),
+            _ => throw new ArgumentException($"attribution must be [C, H, W] or [H, W] (one input); got {GradientCore.Shape(attribution)}.", nameof(attribution)),
         };
     }
 

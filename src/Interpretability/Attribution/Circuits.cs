@@ -56,7 +56,7 @@ public static class Circuits
         var aFrom = probe[from];
         var zTo = probe[to];
         if (aFrom.dim() != 4 || zTo.dim() != 4)
-            throw new ArgumentException($"Circuits need conv-shaped outputs [batch, channels, h, w]; '{from}' gives {Attributions.Shape(aFrom)}, '{to}' gives {Attributions.Shape(zTo)}.", nameof(from));
+            throw new ArgumentException($"Circuits need conv-shaped outputs [batch, channels, h, w]; '{from}' gives {GradientCore.Shape(aFrom)}, '{to}' gives {GradientCore.Shape(zTo)}.", nameof(from));
         long outC = zTo.shape[1], inC = aFrom.shape[1];
         if (position is (var py, var px) && (py < 0 || py >= zTo.shape[2] || px < 0 || px >= zTo.shape[3]))
             throw new ArgumentOutOfRangeException(nameof(position), $"position must lie in [0, {zTo.shape[2] - 1}] × [0, {zTo.shape[3] - 1}] of '{to}' output; got ({py}, {px}).");
@@ -108,7 +108,7 @@ public static class Circuits
         var aFrom = probe[from];
         var zTo = probe[to];
         if (aFrom.dim() != 4 || zTo.dim() != 4)
-            throw new ArgumentException($"Expanded weights need conv-shaped outputs; '{from}' gives {Attributions.Shape(aFrom)}, '{to}' gives {Attributions.Shape(zTo)}.", nameof(from));
+            throw new ArgumentException($"Expanded weights need conv-shaped outputs; '{from}' gives {GradientCore.Shape(aFrom)}, '{to}' gives {GradientCore.Shape(zTo)}.", nameof(from));
         long outC = zTo.shape[1], inC = aFrom.shape[1], cy = zTo.shape[2] / 2, cx = zTo.shape[3] / 2;
         var leaf = zeros(new[] { outC, inC, aFrom.shape[2], aFrom.shape[3] }, dtype: aFrom.dtype, device: aFrom.device).requires_grad_(true);
         Tensor? captured = null;
@@ -154,7 +154,7 @@ public static class Circuits
     {
         ArgumentNullException.ThrowIfNull(kernels);
         if (kernels.dim() == 2) kernels = kernels.unsqueeze(-1).unsqueeze(-1);
-        if (kernels.dim() != 4) throw new ArgumentException($"kernels must be [out, in, kh, kw] or [out, in]; got {Attributions.Shape(kernels)}.", nameof(kernels));
+        if (kernels.dim() != 4) throw new ArgumentException($"kernels must be [out, in, kh, kw] or [out, in]; got {GradientCore.Shape(kernels)}.", nameof(kernels));
         using var scope = NewDisposeScope();
         var k = kernels.detach().cpu().to(float32);
         int o = (int)Math.Min(maxOut, k.shape[0]), n = (int)Math.Min(maxIn, k.shape[1]);

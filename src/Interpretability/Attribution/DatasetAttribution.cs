@@ -51,7 +51,7 @@ public static class DatasetAttribution
         ArgumentNullException.ThrowIfNull(targets);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
         if (targets.dim() != 1 || targets.shape[0] != inputs.shape[0])
-            throw new ArgumentException($"targets must be [N] = [{inputs.shape[0]}]; got {Attributions.Shape(targets)}.", nameof(targets));
+            throw new ArgumentException($"targets must be [N] = [{inputs.shape[0]}]; got {GradientCore.Shape(targets)}.", nameof(targets));
         return Iterate(method, inputs, targets, batchSize, device, cancellation);
     }
 

@@ -72,7 +72,7 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
     /// <inheritdoc />
     protected override AttributionResult Compute(Tensor input, Tensor targets, DeepLiftOptions options, string targetParameter)
     {
-        var baseline = Attributions.Baseline(input, options.Baseline, "Baseline").contiguous();
+        var baseline = GradientCore.Baseline(input, options.Baseline, "Baseline").contiguous();
         var paths = model.named_modules().Where(t => IsElementwise(t.Item2) || t.Item2 is MaxPool2d).Select(t => t.Item1).ToList();
 
         // Pass 1: the reference activations (input of every nonlinearity on the baseline), per call in order.

@@ -43,7 +43,7 @@ public sealed class GradCam : AttributionMethod<GradCamOptions>
     {
         using var lg = LayerGradient.Compute(model, input, Layer, y => Scores(y, targets, targetParameter).sum());
         if (lg.Activation.dim() != 4)
-            throw new ArgumentException($"Grad-CAM needs a convolutional layer with output [batch, channels, h, w]; layer '{Layer}' gives {Attributions.Shape(lg.Activation)}.", "layer");
+            throw new ArgumentException($"Grad-CAM needs a convolutional layer with output [batch, channels, h, w]; layer '{Layer}' gives {GradientCore.Shape(lg.Activation)}.", "layer");
         var alpha = lg.Gradient.mean(new long[] { 2, 3 }, keepdim: true);
         return (alpha * lg.Activation).sum(new long[] { 1 }, keepdim: true);
     }
@@ -84,7 +84,7 @@ public sealed class GuidedGradCam : AttributionMethod<GradCamOptions>
     /// <inheritdoc />
     protected override AttributionResult Compute(Tensor input, Tensor targets, GradCamOptions options, string targetParameter)
     {
-        if (input.dim() != 4) throw new ArgumentException($"Guided Grad-CAM needs images [batch, channels, H, W]; got {Attributions.Shape(input)}.", "input");
+        if (input.dim() != 4) throw new ArgumentException($"Guided Grad-CAM needs images [batch, channels, H, W]; got {GradientCore.Shape(input)}.", "input");
         using var c = cam.Attribute(input, targets, options with { Upsample = true });
         using var g = guided.Attribute(input, targets);
         return new AttributionResult(g.Attributions * c.Attributions, Name);

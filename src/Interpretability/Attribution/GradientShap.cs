@@ -39,7 +39,7 @@ public sealed class GradientShap : AttributionMethod<GradientShapOptions>
             ? zeros(new[] { 1L }.Concat(rowShape).ToArray(), dtype: input.dtype, device: input.device)
             : options.Baselines.to(input.dtype, input.device);
         if (!baselines.shape.Skip(1).SequenceEqual(rowShape))
-            throw new ArgumentException($"Baselines must be [B, {string.Join(", ", rowShape)}] (rows shaped like one input row); got {Attributions.Shape(baselines)}.", "Baselines");
+            throw new ArgumentException($"Baselines must be [B, {string.Join(", ", rowShape)}] (rows shaped like one input row); got {GradientCore.Shape(baselines)}.", "Baselines");
         long batch = input.shape[0], n = options.Samples;
         var gen = new Generator((ulong)options.Seed, input.device);
         var which = arange(batch, device: input.device).repeat_interleave(n);                      // [batch·n]

@@ -66,7 +66,7 @@ internal static class ReluRules
         using var hooks = new HookScope(model);
         foreach (var path in relus)
             hooks.AddForwardHook(path, (inp, _) => guided ? GuidedRelu.apply(inp) : DeconvRelu.apply(inp));
-        var (g, _) = Attributions.InputGradient(forward, input, targets, targetParameter);
+        var (g, _) = GradientCore.InputGradient(forward, input, targets, targetParameter);
         return g;
     }
 

@@ -115,7 +115,7 @@ public sealed class IntegratedGradients : AttributionMethod<IntegratedGradientsO
         if (options.InternalBatchSize is < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.InternalBatchSize, "InternalBatchSize must be at least 1.");
         var (alphas, weights) = Quadrature(options.Rule, options.Steps);
-        var baseline = Attributions.Baseline(input, options.Baseline, "Baseline");
+        var baseline = GradientCore.Baseline(input, options.Baseline, "Baseline");
         var integral = IntegrateGradients(Forward, input, baseline, targets, alphas, weights, options.InternalBatchSize, targetParameter);
         var attributions = (input - baseline) * integral;
 
@@ -168,7 +168,7 @@ public sealed class IntegratedGradients : AttributionMethod<IntegratedGradientsO
             var k = r.remainder(steps);                                     // step of each scaled input
             var a = alphaT.index_select(0, k).reshape(bcast);
             var scaled = baseline.index_select(0, which) + a * delta.index_select(0, which);
-            var (g, _) = Attributions.InputGradient(forward, scaled, targets.index_select(0, which), targetParameter);
+            var (g, _) = GradientCore.InputGradient(forward, scaled, targets.index_select(0, which), targetParameter);
             sum.index_add_(0, which, g * weightT.index_select(0, k).reshape(bcast), 1);
         }
         return sum;

@@ -40,7 +40,7 @@ public sealed class LayerIntegratedGradients : AttributionMethod<IntegratedGradi
         if (options.InternalBatchSize is < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.InternalBatchSize, "InternalBatchSize must be at least 1.");
         var (alphas, weights) = IntegratedGradients.Quadrature(options.Rule, options.Steps);
-        var baseline = Attributions.Baseline(input, options.Baseline, "Baseline").contiguous();
+        var baseline = GradientCore.Baseline(input, options.Baseline, "Baseline").contiguous();
         Tensor ax, ab, sx, sb;
         using (var cx = ActivationRecorder.Capture(model, input, new[] { Layer }))
         using (var cb = ActivationRecorder.Capture(model, baseline, new[] { Layer }))
@@ -72,7 +72,7 @@ public sealed class LayerIntegratedGradients : AttributionMethod<IntegratedGradi
                 hooks.AddForwardHook(Layer, (_, output) =>
                 {
                     if (!output.shape.SequenceEqual(injected.shape))
-                        throw new InvalidOperationException($"Layer '{Layer}' output {Attributions.Shape(output)} differs from the injected {Attributions.Shape(injected)}.");
+                        throw new InvalidOperationException($"Layer '{Layer}' output {GradientCore.Shape(output)} differs from the injected {GradientCore.Shape(injected)}.");
                     ran = true;
                     return injected.alias();
                 });

@@ -42,13 +42,13 @@ public sealed class NeuronGradient
         model.call(x);
         var act = recorder.Output(Layer);
         if (neuron.Length == 0 || neuron.Length > act.dim() - 1)
-            throw new ArgumentException($"neuron must index 1 to {act.dim() - 1} dimensions of layer '{Layer}' output {Attributions.Shape(act)}; got {neuron.Length}.", nameof(neuron));
+            throw new ArgumentException($"neuron must index 1 to {act.dim() - 1} dimensions of layer '{Layer}' output {GradientCore.Shape(act)}; got {neuron.Length}.", nameof(neuron));
         var selected = act;
         for (int d = 0; d < neuron.Length; d++)
         {
             var size = act.shape[d + 1];
             if (neuron[d] < 0 || neuron[d] >= size)
-                throw new ArgumentOutOfRangeException(nameof(neuron), neuron[d], $"neuron index {d} must be in [0, {size - 1}] for layer '{Layer}' output {Attributions.Shape(act)}; got {neuron[d]}.");
+                throw new ArgumentOutOfRangeException(nameof(neuron), neuron[d], $"neuron index {d} must be in [0, {size - 1}] for layer '{Layer}' output {GradientCore.Shape(act)}; got {neuron[d]}.");
             selected = selected.select(1, neuron[d]);
         }
         var g = autograd.grad(new[] { selected.sum() }, new[] { x }, allow_unused: true)[0];

@@ -41,6 +41,9 @@ public class AttributionStudyCliTests : IDisposable
         var bySteps = root.GetProperty("ig_convergence_relative_by_steps");
         Assert.True(bySteps.GetProperty("32").GetDouble() < bySteps.GetProperty("4").GetDouble(), bySteps.ToString());
         Assert.True(root.GetProperty("lrp_conservation_error").GetDouble() >= 0);
+        // DeepLift is exact on ShapesNet (ReLU and max pooling rules): Σ attributions = S(x) − S(0).
+        var deeplift = root.GetProperty("per_method").GetProperty("deeplift");
+        Assert.True(deeplift.GetProperty("completeness_error").GetDouble() < 1e-4, deeplift.ToString());
         Assert.True(root.GetProperty("circuit_decomposition_error").GetDouble() < 1e-3);
         foreach (var png in new[] { "comparison_grid.png", "ig_convergence.png", "lrp_composites.png", "layers.png", "circuit_relu2_conv3.png",
                                     "expanded_weights_relu1_conv3.png", "weights_pool1_conv2.png", "per_class_mean.png" })
