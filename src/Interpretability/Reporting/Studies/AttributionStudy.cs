@@ -155,7 +155,8 @@ public sealed class AttributionStudy : Study
         var model = OpenModel(options.Model);
         model.to(device);
         int size = ShapesDataset.ImageSize;
-        var (images, labels) = Dataset(quick ? 22 : 110);
+        var (images, labels) = Dataset(110);                       // the same default input in quick and full mode
+        if (quick) (images, labels) = (images.narrow(0, 0, 22), labels.narrow(0, 0, 22));
         // The default input: the first test image of the class the seed picks (seed 0: circle).
         var defaultIndex = (labels == context.Seed % ClassNames.Count).nonzero().flatten()[0].ToInt64();
         var image = (options.Image is null ? images[defaultIndex] : LoadImage(options.Image, size)).to(device);
