@@ -155,11 +155,14 @@ public sealed class AttributionStudy : Study
         var model = OpenModel(options.Model);
         model.to(device);
         int size = ShapesDataset.ImageSize;
-        var (images, labels) = Dataset(110);                       // the same default input in quick and full mode
+        var (images, labels) = Dataset(110);
+        // The default input: the first of these images of the class the seed picks (seed 0: circle) — the same in quick
+        // and full mode; the per-class dataset is the first 22 images with --quick.
+        var ofClass = (labels == context.Seed % ClassNames.Count).nonzero().flatten();
+        var defaultIndex = ofClass.numel() > 0 ? ofClass[0].ToInt64() : 0;
+        var defaultLabel = labels[defaultIndex].ToInt64();
+        var image = (options.Image is null ? images[defaultIndex].clone() : LoadImage(options.Image, size)).to(device);
         if (quick) (images, labels) = (images.narrow(0, 0, 22), labels.narrow(0, 0, 22));
-        // The default input: the first test image of the class the seed picks (seed 0: circle).
-        var defaultIndex = (labels == context.Seed % ClassNames.Count).nonzero().flatten()[0].ToInt64();
-        var image = (options.Image is null ? images[defaultIndex] : LoadImage(options.Image, size)).to(device);
         var x = image.unsqueeze(0);
         Tensor logits;
         using (no_grad()) logits = model.call(x);
@@ -169,7 +172,7 @@ public sealed class AttributionStudy : Study
         if (target >= classes) throw new ArgumentOutOfRangeException(nameof(options), target, $"Target must be in [0, {classes - 1}] for this model's {classes} classes; got {target}.");
         string ClassName(long c) => classes == ClassNames.Count ? ClassNames[(int)c] : c.ToString(CultureInfo.InvariantCulture);
         metrics.Set("model", options.Model ?? "zoo:shapesnet");
-        metrics.Set("image", options.Image is null ? $"shapes test image {defaultIndex} ({ClassName(labels[defaultIndex].ToInt64())})" : Path.GetFileName(options.Image));
+        metrics.Set("image", options.Image is null ? $"shapes test image {defaultIndex} ({ClassName(defaultLabel)})" : Path.GetFileName(options.Image));
         metrics.Set("target", target);
         metrics.Set("target_name", ClassName(target));
         metrics.Set("predicted_class", predicted);
