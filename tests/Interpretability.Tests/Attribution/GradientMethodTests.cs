@@ -302,6 +302,8 @@ public class GradientMethodTests
             new Saliency(net), new InputXGradient(net), new IntegratedGradients(net).With(new IntegratedGradientsOptions(Steps: 4, InternalBatchSize: 3)),
             new NoiseTunnel(new Saliency(net)).With(new NoiseTunnelOptions(Samples: 2)), new GradientShap(net), new DeepLift(net),
             new GuidedBackprop(net), new Deconvolution(net), new GradCam(net, "relu3"), new GuidedGradCam(net, "conv2"),
+            new Lrp(net), new Lrp(net).With(new LrpOptions(LrpComposite.EpsilonAlpha2Beta1())), new LayerGradientXActivation(net, "relu2"),
+            new LayerIntegratedGradients(net, "pool1").With(new IntegratedGradientsOptions(Steps: 4)),
         };
         Tensor before;
         using (no_grad()) before = net.call(x);
@@ -312,7 +314,28 @@ public class GradientMethodTests
             Assert.True(r.Attributions.isfinite().all().item<bool>(), m.Name);
             AssertUnchanged(net, snapshot);
         }
+        using (new LayerActivation(net, "conv2").Attribute(x)) AssertUnchanged(net, snapshot);
+        using (new NeuronGradient(net, "conv3").Attribute(x, 1, 2, 2)) AssertUnchanged(net, snapshot);
         using (no_grad()) Assert.True(net.call(x).equal(before).all().item<bool>());
+    }
+
+    [Fact]
+    public void Hooks_are_removed_when_the_forward_pass_throws_and_the_hook_probe_sees_hooks()
+    {
+        using var net = Cnn(seed: 17);
+        var snapshot = Snapshot(net);
+        var x = rand(1, 3, 16, 16);
+        foreach (var m in new IAttributionMethod[] { new GuidedBackprop(net), new DeepLift(net), new Lrp(net), new GradCam(net, "relu2") })
+        {
+            Assert.Throws<ArgumentOutOfRangeException>(() => m.Attribute(x, tensor(new long[] { 9 })));
+            AssertUnchanged(net, snapshot);
+        }
+        // The probe itself: a registered hook is counted, a removed one is not.
+        var relu = (TorchSharp.Modules.ReLU)net[1];
+        var remover = relu.register_forward_hook((_, _, o) => o);
+        Assert.Equal(1, HookCount(relu));
+        remover.remove();
+        Assert.Equal(0, HookCount(relu));
     }
 
     [Fact]
