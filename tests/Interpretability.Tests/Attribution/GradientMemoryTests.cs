@@ -39,4 +39,29 @@ public class GradientMemoryTests
             Assert.True(tensors == 0, $"{m.Name} leaks {tensors} tensors per 40 runs");
         }
     }
+
+    [Fact]
+    public void Streaming_a_dataset_keeps_one_batch_alive_and_leaks_nothing()
+    {
+        using var net = AttributionTestNets.Cnn(seed: 73);
+        var images = rand(24, 3, 16, 16);
+        var labels = arange(24, dtype: ScalarType.Int64).remainder(4);
+        var method = new IntegratedGradients(net).With(new IntegratedGradientsOptions(Steps: 4, InternalBatchSize: 8));
+        var (_, tensors) = MemoryProbe.Measure(() =>
+        {
+            using var pc = DatasetAttribution.PerClassMean(method, images, labels, classes: 4, batchSize: 4);
+        }, repeats: 10, warmup: 2);
+        Assert.Equal(0, tensors);
+        // While streaming, the live tensor count does not grow with the number of batches consumed.
+        var counts = new List<long>();
+        foreach (var batch in DatasetAttribution.Stream(method, images, labels, batchSize: 4))
+        {
+            batch.Dispose();
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            counts.Add(torch.Tensor.TotalCount);
+        }
+        Assert.Equal(6, counts.Count);
+        Assert.True(counts.Max() - counts.Min() <= 2, string.Join(", ", counts));
+    }
 }
