@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Interpretability.Reporting.Studies;
 
 /// <summary>
-/// The probing toolkit on a small seeded CNN: captured activations of every conv layer, zero-ablation of each conv3
+/// The probing toolkit on the zoo's ShapesNet: captured activations of every conv layer, zero-ablation of each conv4
 /// channel, activation patching layer by layer, and the gradient of a logit at a layer; plus the colormaps.
 /// </summary>
 public sealed class ProbingStudy : Study
@@ -23,19 +23,21 @@ public sealed class ProbingStudy : Study
     public override void Run(StudyContext context, ReportSection section, Metrics metrics)
     {
         Report(context, "building model and input", 0.05);
-        var model = ReferenceModels.SmallCnn(3, 10, width: 8, seed: context.Seed);
+        using var model = ModelZoo.ShapesNet();
         model.to(context.Device);
-        model.eval();
-        var size = context.Quick ? 32 : 64;
-        var clean = Scene(size, corrupted: false).unsqueeze(0).to(context.Device);
-        var corrupted = Scene(size, corrupted: true).unsqueeze(0).to(context.Device);
-        section.Paragraph("Probes work on any TorchSharp module whose layers are called through call(); here a small CNN " +
-                          "(conv1–conv3 with ReLU and pooling, global average, linear head) with seeded random weights, on a drawn scene. " +
-                          "Trained models come from the model zoo; these pictures show the machinery, not learned features.");
+        // Clean: a spiral of the test split; corrupted: a circle (another class) — patching asks which layer carries the difference.
+        using var test = ShapesDataset.Test(60);
+        var spiral = test.Geometry.ToList().FindIndex(g => g.ClassName == "spiral");
+        var circle = test.Geometry.ToList().FindIndex(g => g.ClassName == "circle" && !g.Filled);
+        var clean = test.Images[spiral].unsqueeze(0).to(context.Device);
+        var corrupted = test.Images[circle].unsqueeze(0).to(context.Device);
+        section.Paragraph("Probes work on any TorchSharp module whose layers are called through call(); here the zoo's trained " +
+                          "ShapesNet (conv1–conv4 with ReLU and pooling, global average, linear head) on a spiral of the test split (clean) " +
+                          "and a circle (corrupted).");
 
         // 1. Capture every conv layer in one forward pass.
         Report(context, "capturing activations", 0.2);
-        string[] layers = { "conv1", "conv2", "conv3" };
+        string[] layers = { "conv1", "conv2", "conv3", "conv4" };
         using var capture = ActivationRecorder.Capture(model, clean, layers);
         var pictures = new List<Figure>();
         ImageGrid.Save(context.PathOf("input.png"), new[] { clean[0].cpu(), corrupted[0].cpu() }, new[] { "clean input", "corrupted input" },
@@ -54,44 +56,45 @@ public sealed class ProbingStudy : Study
         section.AddFigureRow(pictures);
         metrics.Set("captured_layers", layers);
         metrics.Set("conv3_shape", capture["conv3"].shape);
+        metrics.Set("clean_class", ShapesDataset.ClassNames[(int)capture.ModelOutput!.argmax(1).ToInt64()]);
 
-        // 2. Zero-ablate each conv3 channel: change of the top logit.
-        Report(context, "ablating conv3 channels", 0.45);
+        // 2. Zero-ablate each conv4 channel: change of the top logit.
+        Report(context, "ablating conv4 channels", 0.45);
         var logits = capture.ModelOutput!;
         var top = logits[0].argmax().ToInt64();
         var baseLogit = logits[0, top].ToDouble();
-        var channels = (int)capture["conv3"].shape[1];
+        var channels = (int)capture["conv4"].shape[1];
         var effects = new double[channels];
         using (no_grad())
             for (int c = 0; c < channels; c++)
             {
                 using var scope = NewDisposeScope();
-                using var ablate = Ablation.Zero(model, "relu3", new long[] { c });
+                using var ablate = Ablation.Zero(model, "relu4", new long[] { c });
                 effects[c] = model.call(clean)[0, top].ToDouble() - baseLogit;
             }
         section.AddFigure(context.SavePng("ablation.png", Charts.Bars(Enumerable.Range(0, channels).Select(c => c.ToString()).ToList(), effects,
-            new ChartOptions($"Zero-ablating one relu3 channel: change of logit {top}", "channel", "Δ logit")),
-            "Each bar: the change of the top logit when one channel of relu3 is set to zero (the head is linear after global average, so each change equals −weight × mean activation)."));
+            new ChartOptions($"Zero-ablating one relu4 channel: change of the '{ShapesDataset.ClassNames[(int)top]}' logit", "channel", "Δ logit")),
+            "Each bar: the change of the top logit when one channel of relu4 is set to zero (the head is linear after global average, so each change equals −weight × mean activation)."));
         metrics.Set("ablation_max_abs_logit_change", effects.Max(Math.Abs));
 
         // 3. Activation patching, layer by layer.
         Report(context, "activation patching", 0.65);
-        var sites = new[] { "relu1", "pool1", "relu2", "pool2", "relu3", "gap" };
+        var sites = new[] { "relu1", "pool1", "relu2", "pool2", "relu3", "pool3", "relu4", "gap" };
         var results = ActivationPatching.Sweep(model, clean, corrupted, sites.Select(s => (PatchSite)s).ToList(), y => y[0, top]);
         section.AddFigure(context.SavePng("patching.png", Charts.Bars(sites, results.Select(r => double.IsFinite(r.Recovery) ? r.Recovery : 0).ToList(),
             new ChartOptions($"Activation patching clean → corrupted, metric: logit {top}", "patched layer", "recovered share")),
             "Patching a whole layer's output from the clean run into the corrupted run restores the clean logit exactly (share 1): everything downstream depends only on that layer."));
         metrics.Set("patching_recovery", sites.Zip(results, (s, r) => new KeyValuePair<string, double>(s, double.IsFinite(r.Recovery) ? r.Recovery : 0)));
 
-        // 4. Gradient of the top logit at conv3, as a Grad-CAM-style map over the input.
+        // 4. Gradient of the top logit at relu4, as a Grad-CAM-style map over the input.
         Report(context, "layer gradient", 0.8);
-        using var grad = LayerGradient.Compute(model, clean, "relu3", y => y[0, top]);
+        using var grad = LayerGradient.Compute(model, clean, "relu4", y => y[0, top]);
         var weights = grad.Gradient.mean(new long[] { 2, 3 }, keepdim: true);
         var cam = (weights * grad.Activation).sum(1)[0];
         var overlay = Overlay.Heatmap(clean[0], cam, Colormap.Diverging, Normalization.Symmetric, 0.8);
-        ImageGrid.Save(context.PathOf("layer_gradient.png"), new[] { clean[0].cpu(), overlay.cpu() }, new[] { "input", "Σ_k mean(∂y/∂A_k)·A_k at relu3 (signed)" },
+        ImageGrid.Save(context.PathOf("layer_gradient.png"), new[] { clean[0].cpu(), overlay.cpu() }, new[] { "input", "Σ_k mean(∂y/∂A_k)·A_k at relu4 (signed)" },
             new GridOptions(TileSize: 192));
-        section.AddFigure(context.Figure("layer_gradient.png", "The gradient of the top logit at relu3, channel-averaged and weighted by the activation (the Grad-CAM recipe, before its ReLU), drawn over the input: red raises the logit, blue lowers it."));
+        section.AddFigure(context.Figure("layer_gradient.png", "The gradient of the top logit at relu4, channel-averaged and weighted by the activation (the Grad-CAM recipe, before its ReLU), drawn over the input: red raises the logit, blue lowers it."));
         metrics.Set("layer_gradient_objective", grad.Objective);
 
         // 5. Colormaps.
@@ -103,26 +106,5 @@ public sealed class ProbingStudy : Study
             new GridOptions(Columns: 1));
         section.AddFigure(context.Figure("colormaps.png", "The colormaps every picture uses."));
         Report(context, "done", 1);
-    }
-
-    /// <summary>A simple drawn scene: a red disc, a blue bar, a green triangle; the corrupted one moves the disc and adds noise.</summary>
-    private static Tensor Scene(int size, bool corrupted)
-    {
-        var s = size / 64f;
-        var image = Raster.Draw(size, size, canvas =>
-        {
-            using var paint = new SKPaint { IsAntialias = true };
-            paint.Color = new SKColor(220, 40, 40);
-            canvas.DrawCircle(corrupted ? 44 * s : 20 * s, 20 * s, 11 * s, paint);
-            paint.Color = new SKColor(40, 70, 200);
-            canvas.DrawRect(8 * s, 40 * s, 48 * s, 8 * s, paint);
-            paint.Color = new SKColor(30, 160, 60);
-            using var path = new SKPath();
-            path.MoveTo(40 * s, 10 * s); path.LineTo(58 * s, 34 * s); path.LineTo(34 * s, 34 * s); path.Close();
-            canvas.DrawPath(path, paint);
-        });
-        if (!corrupted) return image;
-        using var g = new Generator(7);
-        return (image + randn(image.shape, generator: g) * 0.15f).clamp(0, 1);
     }
 }
