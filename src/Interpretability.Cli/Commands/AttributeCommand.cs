@@ -73,10 +73,16 @@ public sealed class AttributeCommand : StudyCommand
             try
             {
                 using var probe = AttributionStudy.OpenModel(m);
+                using var scope = TorchSharp.torch.NewDisposeScope();
+                using var noGrad = TorchSharp.torch.no_grad();
+                var y = probe.call(TorchSharp.torch.zeros(1, 3, 64, 64));
+                if (y.dim() != 2 || y.shape[0] != 1)
+                    throw new ArgumentException($"it maps [1, 3, 64, 64] to [{string.Join(", ", y.shape)}], not to [1, classes].");
             }
-            catch (Exception e) when (e is FileNotFoundException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is FileNotFoundException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException
+                                          or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
             {
-                throw new UsageException($"--model '{m}' cannot be used: {e.Message}");
+                throw new UsageException($"--model '{m}' cannot be used as an image classifier [N, 3, 64, 64] → [N, classes]: {e.Message}");
             }
         }
         var img = parse.GetValue(image);

@@ -67,6 +67,7 @@ public class AttributionStudyCliTests : IDisposable
     [InlineData(new[] { "attribute", "--out", "x", "--target", "-1" }, "--target")]
     [InlineData(new[] { "attribute", "--out", "x", "--image", "/nonexistent/cat.png" }, "--image")]
     [InlineData(new[] { "attribute", "--out", "x", "--model", "/nonexistent/model.pt" }, "--model")]
+    [InlineData(new[] { "attribute", "--out", "x", "--model", "zoo:coordnet-bird" }, "--model")]
     public void Bad_options_exit_2_naming_the_option(string[] args, string mentioned)
     {
         var (code, _, err) = Run(args);
