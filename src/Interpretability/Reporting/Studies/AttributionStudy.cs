@@ -152,7 +152,7 @@ public sealed class AttributionStudy : Study
         bool quick = context.Quick;
         var device = context.Device;
         Report(context, "opening the model", 0.02);
-        var model = OpenModel(options.Model);
+        using var model = OpenModel(options.Model);
         model.to(device);
         int size = ShapesDataset.ImageSize;
         var (images, labels) = Dataset(110);
@@ -339,7 +339,6 @@ public sealed class AttributionStudy : Study
         }
         section.AddFigure(context.Figure("per_class_mean.png", $"Integrated gradients of every image's own class over the first {images.shape[0]} shapes test images, streamed in batches of 4 and averaged per class (drawn over the mean image; shapes vary in position, so the means blur)."));
         Report(context, "done", 1);
-        model.Dispose();
     }
 
     /// <summary>Reads a picture as the model's input: RGB in [0, 1], resized (bilinear, antialiased) to size×size.</summary>
