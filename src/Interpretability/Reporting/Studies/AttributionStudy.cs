@@ -205,7 +205,7 @@ public sealed class AttributionStudy : Study
             m.Set("seconds", Math.Round(seconds, 3));
             m.Set("max_abs", result.Attributions.abs().max().ToDouble());
             m.Set("sum", result.Attributions.sum().ToDouble());
-            foreach (var (key, value) in result.Metadata) m.Set(key, value);
+            foreach (var (key, value) in result.Metadata) if (double.IsFinite(value)) m.Set(key, value);
             foreach (var metric in perMethodMetrics)
                 if (metric.Evaluate(model, x, target, result) is double v && double.IsFinite(v)) m.Set(metric.Key, v);
             perMethod.Set(method.Name, m);
