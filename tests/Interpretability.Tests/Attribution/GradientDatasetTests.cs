@@ -10,7 +10,7 @@ public class GradientDatasetTests
     [Fact]
     public void Streaming_in_batches_equals_one_big_batch_and_yields_lazily()
     {
-        using var net = AttributionTestNets.Smooth(seed: 81);
+        using var net = GradientTestNets.Smooth(seed: 81);
         var x = randn(10, 6);
         var labels = tensor(new long[] { 0, 1, 2, 0, 1, 2, 0, 1, 2, 0 });
         var method = new InputXGradient(net);

@@ -11,7 +11,7 @@ public class GradientMemoryTests
     [Fact]
     public void Two_hundred_integrated_gradients_runs_do_not_grow_native_memory()
     {
-        using var net = AttributionTestNets.Cnn(seed: 71);
+        using var net = GradientTestNets.Cnn(seed: 71);
         var x = rand(1, 3, 16, 16);
         var ig = new IntegratedGradients(net);
         var options = new IntegratedGradientsOptions(Steps: 8, InternalBatchSize: 5);
@@ -26,7 +26,7 @@ public class GradientMemoryTests
     [Fact]
     public void Hook_based_methods_do_not_leak_tensors()
     {
-        using var net = AttributionTestNets.Cnn(seed: 72);
+        using var net = GradientTestNets.Cnn(seed: 72);
         var x = rand(1, 3, 16, 16);
         var methods = new IAttributionMethod[] { new DeepLift(net), new GuidedBackprop(net), new Lrp(net), new GradCam(net, "relu3"), new LayerIntegratedGradients(net, "relu2").With(new IntegratedGradientsOptions(4)) };
         foreach (var m in methods)
@@ -43,7 +43,7 @@ public class GradientMemoryTests
     [Fact]
     public void Streaming_a_dataset_keeps_one_batch_alive_and_leaks_nothing()
     {
-        using var net = AttributionTestNets.Cnn(seed: 73);
+        using var net = GradientTestNets.Cnn(seed: 73);
         var images = rand(24, 3, 16, 16);
         var labels = arange(24, dtype: ScalarType.Int64).remainder(4);
         var method = new IntegratedGradients(net).With(new IntegratedGradientsOptions(Steps: 4, InternalBatchSize: 8));

@@ -34,7 +34,7 @@ public class GradientPropertyTests
     public bool IntegratedGradients_is_complete_for_random_inputs(int seed)
     {
         using var scope = NewDisposeScope();
-        using var net = AttributionTestNets.Smooth(seed: 5, dtype: ScalarType.Float64);
+        using var net = GradientTestNets.Smooth(seed: 5, dtype: ScalarType.Float64);
         var gen = new Generator((ulong)(uint)seed);
         var x = randn(new long[] { 2, 6 }, generator: gen, dtype: float64) * 2;
         var baseline = randn(new long[] { 2, 6 }, generator: gen, dtype: float64) * 0.5;
@@ -42,7 +42,7 @@ public class GradientPropertyTests
         using var r = new IntegratedGradients(net).Attribute(x, target, new IntegratedGradientsOptions(Steps: 64, Baseline: baseline, InternalBatchSize: 50));
         Tensor diff;
         using (no_grad()) diff = net.call(x)[.., target] - net.call(baseline)[.., target];
-        var total = AttributionTestNets.RowSums(r.Attributions);
+        var total = GradientTestNets.RowSums(r.Attributions);
         return ((total - diff).abs() <= diff.abs() * 1e-3 + 1e-6).all().item<bool>();
     }
 }

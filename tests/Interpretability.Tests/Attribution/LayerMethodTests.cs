@@ -1,7 +1,7 @@
 using Interpretability.Attribution;
 using TorchSharp;
 using static TorchSharp.torch;
-using static Interpretability.Tests.Attribution.AttributionTestNets;
+using static Interpretability.Tests.Attribution.GradientTestNets;
 
 namespace Interpretability.Tests.Attribution;
 

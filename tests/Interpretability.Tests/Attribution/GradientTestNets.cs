@@ -8,7 +8,7 @@ using static TorchSharp.torch.nn;
 namespace Interpretability.Tests.Attribution;
 
 /// <summary>Hand-built networks and model-state snapshots shared by the attribution tests.</summary>
-internal static class AttributionTestNets
+internal static class GradientTestNets
 {
     /// <summary>A linear classifier [batch, in] → [batch, out] with seeded weights.</summary>
     public static Linear LinearNet(int inputs, int outputs, int seed)
