@@ -13,5 +13,6 @@ public static class ReportStudies
         new ModelsStudy(),
         new DynamicsStudy(),
         new EnsemblesStudy(),
+        new AttributionStudy(),
     };
 }
