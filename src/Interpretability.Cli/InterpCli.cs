@@ -20,6 +20,7 @@ public static class InterpCli
         new DynamicsCommand(),
         new DevicesCommand(),
         new EnsemblesCommand(),
+        new AttributeCommand(),
         new ModelsCommand(),
         new FeatvizCommand(),
     };

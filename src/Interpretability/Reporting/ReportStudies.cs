@@ -13,6 +13,7 @@ public static class ReportStudies
         new ModelsStudy(),
         new DynamicsStudy(),
         new EnsemblesStudy(),
+        new AttributionStudy(),
         new FeatureVisualizationStudy(),
     };
 }
