@@ -453,3 +453,24 @@ public class RedirectedReluTests
         Assert.True(redirected.Trace[^1] > 0.1, $"{redirected.Trace[^1]}");
     }
 }
+
+public class FeatureVisualizationBenchmarkTests
+{
+    [Fact]
+    public void The_step_benchmark_runs_on_shapesnet_too()
+    {
+        // the smoke test covers the first [Params] value (resnet18); this covers the other
+        var bench = new Interpretability.Benchmarks.FeatureVisualizationStepBenchmarks { Model = "shapesnet" };
+        bench.UseTinySizes();
+        bench.Setup();
+        try
+        {
+            Assert.True(double.IsFinite(bench.RawForwardBackward()));
+            Assert.True(double.IsFinite(bench.FeatureVisualizationStep()));
+        }
+        finally
+        {
+            bench.Cleanup();
+        }
+    }
+}
