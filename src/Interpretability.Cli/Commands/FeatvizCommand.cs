@@ -24,7 +24,7 @@ public sealed class FeatvizCommand : StudyCommand
 
     private readonly Option<string?> channels = new("--channels")
     {
-        Description = "Channels: a list such as 0,3,5 or ranges such as 0-7, or 'all'. Default: six spread over the layer (two with --quick).",
+        Description = "Channels: a list such as 0,3,5 or ranges such as 0-7, or 'all'. Default: six spread over the channels that respond to the test set (two with --quick).",
     };
 
     private readonly Option<string> objective = new("--objective")

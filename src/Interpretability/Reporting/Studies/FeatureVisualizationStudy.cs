@@ -11,7 +11,8 @@ namespace Interpretability.Reporting.Studies;
 /// <summary>Options of <see cref="FeatureVisualizationStudy"/> (the <c>interp featviz</c> command).</summary>
 /// <param name="Model"><c>zoo:shapesnet</c> (default) or another model spec (see <see cref="FeatureVisualizationStudy.OpenModel"/>).</param>
 /// <param name="Layers">Layer paths to visualise; null = the report's <c>relu2, relu3, relu4</c> (conv2..conv4 after their ReLU).</param>
-/// <param name="Channels">Channels per layer; null = a handful spread over the layer (6; quick 2); an empty list = all.</param>
+/// <param name="Channels">Channels per layer; null = a handful (6; quick 2) spread over the channels that respond to the
+/// test set (mean at least 1% of the layer's median positive mean); an empty list = all.</param>
 /// <param name="Objective"><c>channel</c> (mean over positions), <c>neuron</c> (centre position) or <c>diversity</c>
 /// (channel + diversity over <see cref="DiverseTiles"/> images per channel).</param>
 /// <param name="Steps">Optimisation steps; null = 512 (Lucid), quick 24.</param>
@@ -163,7 +164,10 @@ public sealed class FeatureVisualizationStudy : Study
             double f0 = 0.05 + 0.9 * li / layers.Count, f1 = 0.05 + 0.9 * (li + 1) / layers.Count;
             Report(context, $"{layer}: dataset examples", f0);
             int channelCount = ChannelCount(model, layer, test);
-            var channels = PickChannels(channelCount, quick);
+            double[] allMeans;
+            using (var full = DatasetExamples.TopK(model, layer, test, null, k: 1)) allMeans = full.MeanActivation.data<double>().ToArray();
+            int layerDead = allMeans.Count(m => m <= 0);
+            var channels = PickChannels(channelCount, quick, allMeans);
             using var examples = DatasetExamples.TopK(model, layer, test, channels, k: quick ? 4 : 9);
             var means = examples.MeanActivation.data<double>().ToArray();
 
@@ -257,6 +261,8 @@ public sealed class FeatureVisualizationStudy : Study
             lm.Set("optimised_activation", optimised.Select(v => Math.Round(v, 5)));
             lm.Set("dataset_mean_activation", means.Select(v => Math.Round(v, 6)));
             lm.Set("dead_channels", dead.Select(i => channels[i]));
+            lm.Set("layer_dead_channel_count", layerDead);
+            lm.Set("layer_channel_count", channelCount);
             lm.Set("seconds", Math.Round(layerWatch.Elapsed.TotalSeconds, 2));
             perLayer.Add(lm);
             gainsByLayer.Set(layer, gains.Select(g => Math.Round(g, 4)));
@@ -309,7 +315,7 @@ public sealed class FeatureVisualizationStudy : Study
         return sum!;
     }
 
-    private List<int> PickChannels(int count, bool quick)
+    private List<int> PickChannels(int count, bool quick, double[] means)
     {
         if (options.Channels is { Count: 0 }) return Enumerable.Range(0, count).ToList();
         if (options.Channels is not null)
@@ -318,8 +324,14 @@ public sealed class FeatureVisualizationStudy : Study
                 if (c < 0 || c >= count) throw new ArgumentOutOfRangeException(nameof(options), c, $"Channel {c} does not exist; the layer has {count} channels (0 … {count - 1}).");
             return options.Channels.Distinct().ToList();
         }
-        int n = Math.Min(count, quick ? 2 : 6);
-        return Enumerable.Range(0, n).Select(i => (int)((long)i * count / n)).ToList();
+        // spread over the channels that respond to the test set: mean at least 1% of the median positive mean (every
+        // channel if none does); near-silent channels make grey tiles
+        var positive = means.Where(m => m > 0).OrderBy(m => m).ToArray();
+        double floor = positive.Length == 0 ? 0 : 0.01 * positive[positive.Length / 2];
+        var alive = Enumerable.Range(0, count).Where(c => means[c] > 0 && means[c] >= floor).ToList();
+        if (alive.Count == 0) alive = Enumerable.Range(0, count).ToList();
+        int n = Math.Min(alive.Count, quick ? 2 : 6);
+        return Enumerable.Range(0, n).Select(i => alive[(int)((long)i * alive.Count / n)]).ToList();
     }
 
     private static int ChannelCount(nn.Module<Tensor, Tensor> model, string layer, Tensor test)
