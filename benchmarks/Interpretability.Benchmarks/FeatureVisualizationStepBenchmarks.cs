@@ -13,7 +13,8 @@ namespace Interpretability.Benchmarks;
 /// forward through the model with a recording hook, a channel objective, backward to the spectrum) against a raw
 /// forward + backward of the model on an image of the same size (baseline): the ratio is the overhead of the
 /// parameterisation, the transforms and the hook. Models: a randomly initialised ResNet-18 at 224 × 224 (objective on
-/// <c>layer3</c>) and the zoo's trained ShapesNet at 64 × 64 (objective on <c>relu3</c>). Batch 1.
+/// <c>layer3</c>) and the zoo's trained ShapesNet at 64 × 64 (objective on <c>relu3</c>). Batch 1; libtorch's thread count as
+/// the process has it (both methods alike).
 /// </summary>
 [Config(typeof(BenchConfig))]
 [Description("Feature-visualisation step (Fourier image + standard transforms + forward + backward to the spectrum) vs a raw forward+backward of the model at the same size; batch 1.")]
