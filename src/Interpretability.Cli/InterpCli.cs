@@ -22,6 +22,7 @@ public static class InterpCli
         new EnsemblesCommand(),
         new AttributeCommand(),
         new ModelsCommand(),
+        new FeatvizCommand(),
     };
 
     /// <summary>Runs the CLI with <paramref name="args"/>, writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>

@@ -14,5 +14,6 @@ public static class ReportStudies
         new DynamicsStudy(),
         new EnsemblesStudy(),
         new AttributionStudy(),
+        new FeatureVisualizationStudy(),
     };
 }
