@@ -6,9 +6,10 @@ namespace Interpretability.Attribution;
 
 /// <summary>Options of <see cref="DeletionInsertion"/>.</summary>
 /// <param name="Steps">Points of the curve after the start (fractions 0, 1/Steps, …, 1 of the pixels).</param>
-/// <param name="Baseline">Value of deleted pixels, and the start of insertion (0 = black).</param>
+/// <param name="Baseline">Value of deleted pixels and the start of insertion; null = the image's mean colour per channel, so
+/// that removing pixels removes structure rather than painting a foreign black patch the model reacts to.</param>
 /// <param name="UseProbability">Read the softmax probability of the target (Petsiuk et al.) rather than its logit.</param>
-public sealed record DeletionInsertionOptions(int Steps = 32, float Baseline = 0f, bool UseProbability = true);
+public sealed record DeletionInsertionOptions(int Steps = 64, float? Baseline = null, bool UseProbability = true);
 
 /// <summary>A deletion and an insertion curve with their areas.</summary>
 /// <param name="Fractions">Fractions of pixels deleted / inserted, 0 … 1.</param>
@@ -49,7 +50,7 @@ public static class DeletionInsertion
         var fractions = Enumerable.Range(0, o.Steps + 1).Select(i => (double)i / o.Steps).ToArray();
         var counts = tensor(fractions.Select(f => (long)Math.Round(f * pixels)).ToArray());
         var firstK = (rank.unsqueeze(0) < counts.unsqueeze(1)).to(input.dtype).to(input.device).reshape(-1, 1, h, w);   // [S+1, 1, H, W]
-        var blank = full_like(input, o.Baseline);
+        var blank = o.Baseline is float value ? full_like(input, value) : input.mean(new long[] { 2, 3 }, keepdim: true).expand(input.shape);
         var deleted = input * (1 - firstK) + blank * firstK;
         var inserted = blank * (1 - firstK) + input * firstK;
         var t = tensor(new[] { target }, device: input.device);

@@ -39,8 +39,8 @@ public sealed class MetricTests
         var weights = rand(new long[] { 1, 1, 6, 6 }, generator: g);
         Tensor F(Tensor x) => stack(new[] { (x * weights).sum(new long[] { 1, 2, 3 }), zeros(x.shape[0]) }, 1);
         var x = ones(1, 1, 6, 6);
-        var truth = DeletionInsertion.Compute(F, x, 0, weights, new DeletionInsertionOptions(Steps: 36, UseProbability: false));
-        var reverse = DeletionInsertion.Compute(F, x, 0, -weights, new DeletionInsertionOptions(Steps: 36, UseProbability: false));
+        var truth = DeletionInsertion.Compute(F, x, 0, weights, new DeletionInsertionOptions(Steps: 36, Baseline: 0f, UseProbability: false));
+        var reverse = DeletionInsertion.Compute(F, x, 0, -weights, new DeletionInsertionOptions(Steps: 36, Baseline: 0f, UseProbability: false));
         Assert.True(truth.DeletionAuc < reverse.DeletionAuc);
         Assert.True(truth.InsertionAuc > reverse.InsertionAuc);
         Assert.Equal(weights.sum().item<float>(), truth.Deletion[0], 4);       // nothing deleted yet

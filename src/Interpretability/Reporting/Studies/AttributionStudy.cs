@@ -59,6 +59,7 @@ public sealed class AttributionStudy : Study
     {
         "saliency", "input_x_gradient", "integrated_gradients", "smoothgrad", "gradient_shap", "deeplift",
         "guided_backprop", "deconvolution", "grad_cam", "guided_grad_cam", "lrp",
+        "occlusion", "feature_ablation", "shapley_value_sampling", "kernel_shap", "lime",
     };
 
     /// <summary>The last conv layer of the default model (Grad-CAM's layer).</summary>
@@ -132,6 +133,28 @@ public sealed class AttributionStudy : Study
         }),
     };
 
+    /// <summary>
+    /// The perturbation methods as the study runs them, on images <c>[1, 3, H, W]</c>: occlusion (8×8 windows, stride 4;
+    /// all windows batched through <paramref name="batches"/>), and, on a grid of 8×8-pixel segments, feature ablation,
+    /// Shapley value sampling, KernelSHAP and LIME (quick mode: fewer samples).
+    /// </summary>
+    public static IReadOnlyList<AttributionStudyMethod> PerturbationMethods(nn.Module<Tensor, Tensor> model, bool quick, int seed, IBatchRunner? batches = null)
+    {
+        batches ??= FixedBatchRunner.Instance;
+        Tensor Mask(Tensor x) => FeatureMasks.Grid((int)x.shape[2], (int)x.shape[3], 8).to(x.device);
+        int permutations = quick ? 3 : 10, samples = quick ? 64 : 400;
+        return new AttributionStudyMethod[]
+        {
+            new("occlusion", "occlusion (8×8 window, stride 4)", (x, t) => batches.Run($"occlusion:{string.Join('x', x.shape)}", 128,
+                b => new Occlusion(model).Attribute(x, t, new OcclusionOptions(8, 8, 4, 4, BatchSize: b)))),
+            new("feature_ablation", "feature ablation (8×8 segments)", (x, t) => new FeatureAblation(model).Attribute(x, t, new FeatureAblationOptions(Mask(x)))),
+            new("shapley_value_sampling", $"Shapley sampling ({permutations} orderings of 8×8 segments)", (x, t) => new ShapleyValueSampling(model).Attribute(x, t,
+                new ShapleyValueSamplingOptions(Mask(x), Permutations: permutations, Seed: seed))),
+            new("kernel_shap", $"KernelSHAP ({samples} coalitions)", (x, t) => new KernelShap(model).Attribute(x, t, new KernelShapOptions(Mask(x), Samples: samples, Seed: seed))),
+            new("lime", $"LIME ({samples} samples, 8×8 segments)", (x, t) => new Lime(model).Attribute(x, t, new LimeOptions(Mask(x), Samples: samples, Seed: seed))),
+        };
+    }
+
     /// <inheritdoc />
     public override void Run(StudyContext context, ReportSection section, Metrics metrics)
     {
@@ -182,12 +205,9 @@ public sealed class AttributionStudy : Study
         // ---- 1. Every method on one input -----------------------------------------------------------------------------
         var methods = new List<AttributionStudyMethod>();
         methods.AddRange(GradientMethods(model, quick, context.Seed));
-        // (merge point) the perturbation branch appends its methods here: occlusion, feature ablation, permutation,
-        // Shapley value sampling, KernelSHAP, LIME — each an AttributionStudyMethod like the gradient ones.
+        methods.AddRange(PerturbationMethods(model, quick, context.Seed, context.Batches));
         var perMethodMetrics = new List<AttributionStudyMetric>();
         perMethodMetrics.AddRange(GradientMetrics());
-        // (merge point) the perturbation branch appends infidelity, sensitivity, deletion_auc and
-        // randomization_rank_correlation here; each lands in per_method.NAME of metrics.json.
 
         var selected = options.Method == "all" ? methods : methods.Where(m => m.Name == options.Method).ToList();
         var tiles = new List<(string, Tensor)>();
@@ -223,6 +243,7 @@ public sealed class AttributionStudy : Study
             new[] { "method", "seconds", "completeness error" }, rows));
         section.AddFigureRow(selected.Select(m => context.Figure($"overlay_{m.Name}.png", m.Title)).ToList());
         foreach (var (_, t) in tiles) t.Dispose();
+        FaithfulnessSection(context, section, metrics, model, x, target, selected, image);
 
         // ---- 2. Integrated gradients: convergence by rule and steps ---------------------------------------------------
         Report(context, "integrated gradients convergence", 0.55);
@@ -340,6 +361,93 @@ public sealed class AttributionStudy : Study
         section.AddFigure(context.Figure("per_class_mean.png", $"Integrated gradients of every image's own class over the first {images.shape[0]} shapes test images, streamed in batches of 4 and averaged per class (drawn over the mean image; shapes vary in position, so the means blur)."));
         Report(context, "done", 1);
     }
+
+    /// <summary>
+    /// Max-sensitivity per method, the deletion and insertion curves of every method on one chart each, and the
+    /// cascading-randomisation sanity check (Adebayo et al. 2018) of every method, with its strip for three of them.
+    /// </summary>
+    private void FaithfulnessSection(StudyContext context, ReportSection section, Metrics metrics, nn.Module<Tensor, Tensor> model, Tensor x, long target,
+        IReadOnlyList<AttributionStudyMethod> selected, Tensor image)
+    {
+        var quick = context.Quick;
+        Report(context, "faithfulness metrics", 0.5);
+        var sensitivity = new List<KeyValuePair<string, double>>();
+        var infidelity = new List<KeyValuePair<string, double>>();
+        var deletion = new List<KeyValuePair<string, double>>();
+        var insertion = new List<KeyValuePair<string, double>>();
+        var curves = new List<(string, DeletionInsertionCurves)>();
+        var rowsOf = new Dictionary<string, string[]>();
+        foreach (var method in selected)
+        {
+            using var scope = NewDisposeScope();
+            using var r = method.Run(x, target);
+            if (r.Attributions.shape.SequenceEqual(x.shape))
+            {
+                infidelity.Add(new(method.Name, Infidelity.Compute(model.call, x, target, r.Attributions, new InfidelityOptions(Samples: quick ? 16 : 64, NoiseStd: 0.03, Seed: context.Seed))));
+                // Perturbation methods cost hundreds of forward passes each: fewer sensitivity samples for them.
+                var expensive = PerturbationNames.Contains(method.Name);
+                var s = MaxSensitivity.Compute((input, t) => { using var rr = method.Run(input, t); return rr.Attributions.clone(); }, x, target,
+                    new MaxSensitivityOptions(Samples: quick || expensive ? 3 : 10, Seed: context.Seed));
+                sensitivity.Add(new(method.Name, s.Relative));
+            }
+            if (r.Attributions.dim() == 4)
+            {
+                var c = DeletionInsertion.Compute(model.call, x, target, r.Attributions, new DeletionInsertionOptions(Steps: quick ? 16 : 64));
+                curves.Add((method.Name, c));
+                deletion.Add(new(method.Name, c.DeletionAuc));
+                insertion.Add(new(method.Name, c.InsertionAuc));
+            }
+        }
+        metrics.Set("infidelity", infidelity);
+        metrics.Set("sensitivity", sensitivity);
+        metrics.Set("deletion_auc", deletion);
+        metrics.Set("insertion_auc", insertion);
+        section.AddFigureRow(new[]
+        {
+            context.SavePng("deletion_curves.png", DeletionInsertion.Chart(curves, "Curves"),
+                "Deletion curves (Petsiuk et al. 2018): the target's probability as the pixels a method ranks highest are replaced by the image's mean colour first; a faithful map makes it fall fast (small area)."),
+            context.SavePng("insertion_curves.png", DeletionInsertion.InsertionChart(curves, "Curves"),
+                "Insertion curves: pixels inserted into an image of the mean colour, most important first; a faithful map makes the probability rise fast (large area)."),
+        });
+
+        Report(context, "randomisation sanity check", 0.53);
+        var correlation = new List<KeyValuePair<string, double>>();
+        var strips = new List<Figure>();
+        foreach (var method in selected)
+        {
+            if (PerturbationNames.Contains(method.Name) && quick) continue;
+            // The method is rebuilt around the randomised copy: the study's methods close over the model, so a second
+            // list is made for every copy.
+            Tensor Attribute(nn.Module<Tensor, Tensor> m, Tensor input, long t)
+            {
+                var rebuilt = GradientMethods(m, true, context.Seed).Concat(PerturbationMethods(m, true, context.Seed)).First(z => z.Name == method.Name);
+                using var rr = rebuilt.Run(input, t);
+                return rr.Attributions.clone();
+            }
+            using var cascade = ModelRandomization.Run(model, () => OpenModel(null), Attribute, x, target, context.Seed);
+            correlation.Add(new(method.Name, cascade.Steps[^1].RankCorrelation));
+            if (method.Name is "saliency" or "integrated_gradients" or "guided_backprop")
+            {
+                using var strip = ModelRandomization.Strip(image.cpu(), cascade, method.Title);
+                strips.Add(context.SavePng($"sanity_{method.Name}.png", Png.Encode(strip),
+                    $"Cascading randomisation of {method.Title}: ρ after every layer is random = {cascade.Steps[^1].RankCorrelation:F2}."));
+            }
+        }
+        metrics.Set("randomization_rank_correlation", correlation);
+        if (strips.Count > 0) section.AddFigureRow(strips);
+        section.AddTable(new Table("Faithfulness per method: infidelity (Yeh et al. 2019, Gaussian σ = 0.03, normalised; lower is better), relative max-sensitivity (r = 0.02; lower is steadier), " +
+                                   "deletion / insertion AUC (probability; lower / higher is better), and the Spearman correlation of |map| with the original after every layer is re-initialised (Adebayo et al. 2018; near 1 = the map ignores the model).",
+            new[] { "method", "infidelity", "sensitivity", "deletion AUC", "insertion AUC", "randomised ρ" },
+            selected.Select(m => (IReadOnlyList<string>)new[]
+            {
+                m.Name, Find(infidelity, m.Name, "G3"), Find(sensitivity, m.Name, "F3"), Find(deletion, m.Name, "F3"), Find(insertion, m.Name, "F3"), Find(correlation, m.Name, "F2"),
+            }).ToList()));
+    }
+
+    private static string Find(List<KeyValuePair<string, double>> values, string name, string format) =>
+        values.FirstOrDefault(kv => kv.Key == name) is { Key: not null } kv ? kv.Value.ToString(format, CultureInfo.InvariantCulture) : "—";
+
+    private static readonly HashSet<string> PerturbationNames = new() { "occlusion", "feature_ablation", "shapley_value_sampling", "kernel_shap", "lime" };
 
     /// <summary>Reads a picture as the model's input: RGB in [0, 1], resized (bilinear, antialiased) to size×size.</summary>
     /// <returns><c>[3, size, size]</c> float32.</returns>
