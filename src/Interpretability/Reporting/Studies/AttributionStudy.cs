@@ -95,15 +95,17 @@ public sealed class AttributionStudy : Study
     /// The gradient methods as the study runs them (quick mode: fewer steps and samples). Perturbation methods are
     /// appended after these in <see cref="Run"/>.
     /// </summary>
-    public static IReadOnlyList<AttributionStudyMethod> GradientMethods(nn.Module<Tensor, Tensor> model, bool quick, int seed)
+    public static IReadOnlyList<AttributionStudyMethod> GradientMethods(nn.Module<Tensor, Tensor> model, bool quick, int seed, IBatchRunner? batches = null)
     {
+        batches ??= FixedBatchRunner.Instance;
         int steps = quick ? 16 : 50, samples = quick ? 8 : 50;
         var ig = new IntegratedGradientsOptions(Steps: steps, InternalBatchSize: 25);
         return new AttributionStudyMethod[]
         {
             new("saliency", "saliency |∂S/∂x|", (x, t) => new Saliency(model).Attribute(x, t)),
             new("input_x_gradient", "input × gradient", (x, t) => new InputXGradient(model).Attribute(x, t)),
-            new("integrated_gradients", $"integrated gradients ({steps} GL steps)", (x, t) => new IntegratedGradients(model).Attribute(x, t, ig)),
+            new("integrated_gradients", $"integrated gradients ({steps} GL steps)", (x, t) => batches.Run($"ig:{steps}:{string.Join('x', x.shape)}", 25,
+                b => new IntegratedGradients(model).Attribute(x, t, ig with { InternalBatchSize = b }))),
             new("smoothgrad", $"SmoothGrad ({samples} samples, σ 15 %)", (x, t) => new NoiseTunnel(new Saliency(model).With(new SaliencyOptions(false))).Attribute(x, t, new NoiseTunnelOptions(Samples: samples, Seed: seed))),
             new("gradient_shap", "GradientSHAP", (x, t) => new GradientShap(model).Attribute(x, t, new GradientShapOptions(
                 Baselines: stack(new[] { zeros_like(x[0]), ones_like(x[0]) }), Samples: quick ? 8 : 20, Seed: seed))),
@@ -204,7 +206,7 @@ public sealed class AttributionStudy : Study
 
         // ---- 1. Every method on one input -----------------------------------------------------------------------------
         var methods = new List<AttributionStudyMethod>();
-        methods.AddRange(GradientMethods(model, quick, context.Seed));
+        methods.AddRange(GradientMethods(model, quick, context.Seed, context.Batches));
         methods.AddRange(PerturbationMethods(model, quick, context.Seed, context.Batches));
         var perMethodMetrics = new List<AttributionStudyMetric>();
         perMethodMetrics.AddRange(GradientMetrics());
