@@ -20,7 +20,9 @@ public static class InterpCli
         new DynamicsCommand(),
         new DevicesCommand(),
         new EnsemblesCommand(),
+        new AttributeCommand(),
         new ModelsCommand(),
+        new FeatvizCommand(),
         new TuningCommand(),
     };
 

@@ -24,6 +24,10 @@ public sealed class DevicesStudy : Study
         metrics.Set("torch_version", torch.__version__);
         metrics.Set("cpu_threads", torch.get_num_threads());
         metrics.Set("logical_cores", Environment.ProcessorCount);
+        // The start-up check of CPU convolution gradients (oneDNN is turned off where they are wrong).
+        var conv = TorchRuntime.ApplyCpuWorkarounds();
+        metrics.Set("cpu_conv_gradient_error", conv.GradientErrorBefore);
+        metrics.Set("mkldnn_disabled", conv.MkldnnDisabled);
         metrics.Set("cuda_available", inventory.TorchCudaAvailable);
         metrics.Set("cuda_device_count", inventory.TorchDeviceCount);
         metrics.Set("gpus", inventory.Devices.Select(d => new Metrics().Set("index", d.Index).Set("name", d.Name)

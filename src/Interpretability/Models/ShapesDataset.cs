@@ -62,7 +62,8 @@ public static class ShapesDataset
     public static ShapesSplit Test(int count = 1000) => Generate(count, TestSeed);
 
     /// <summary>
-    /// Draws <paramref name="count"/> images, classes balanced (image i has class i mod 11 before shuffling by the seed).
+    /// Draws <paramref name="count"/> images, classes balanced: each block of 11 consecutive images holds every class once,
+    /// in a seeded order. Image i depends only on the seed and i, so a split's prefixes agree.
     /// </summary>
     /// <param name="count">Number of images (1 to 1,000,000).</param>
     /// <param name="seed">Seed of every random choice.</param>
@@ -72,9 +73,16 @@ public static class ShapesDataset
     {
         if (count < 1 || count > 1_000_000) throw new ArgumentOutOfRangeException(nameof(count), count, "count must be between 1 and 1,000,000 images.");
         if (size < 16 || size > 1024) throw new ArgumentOutOfRangeException(nameof(size), size, "size must be between 16 and 1024 pixels.");
-        var rng = new Random(seed);
-        var classes = Enumerable.Range(0, count).Select(i => i % ClassNames.Count).ToArray();
-        rng.Shuffle(classes);
+        // Classes in blocks of 11: each block is a seeded permutation of all classes, so every prefix of a split is the
+        // same images whatever the count (Test(110) is the first 110 images of Test(1000)) and classes stay balanced.
+        var classes = new int[count];
+        var k = ClassNames.Count;
+        for (int block = 0; block * k < count; block++)
+        {
+            var permutation = Enumerable.Range(0, k).ToArray();
+            new Random(ImageSeed(seed, -1 - block)).Shuffle(permutation);
+            for (int j = 0; j < k && block * k + j < count; j++) classes[block * k + j] = permutation[j];
+        }
         var pixels = new float[(long)count * 3 * size * size];
         var geometry = new ShapeGeometry[count];
         var plane = size * size;

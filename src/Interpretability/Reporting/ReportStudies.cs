@@ -9,10 +9,12 @@ public static class ReportStudies
     /// <param name="quick">Quick mode (the studies read it from their context; kept for studies whose defaults differ).</param>
     public static IReadOnlyList<Study> All(bool quick) => new Study[]
     {
-        new ProbingStudy(),
         new ModelsStudy(),
-        new DynamicsStudy(),
-        new EnsemblesStudy(),
+        new ProbingStudy(),
+        new AttributionStudy(),
+        new FeatureVisualizationStudy(),
         new NeuronStudiesStudy(),
+        new EnsemblesStudy(),
+        new DynamicsStudy(),
     };
 }

@@ -24,6 +24,9 @@ public sealed class ShapesDatasetTests
         Assert.All(counts, n => Assert.Equal(4, n));
         Assert.All(a.Geometry, g => Assert.Equal(ShapesDataset.ClassNames[g.Class], g.ClassName));
         for (int i = 0; i < 44; i++) Assert.Equal(a.Geometry[i].Class, (int)a.Labels[i].item<long>());
+        // Prefixes agree: the first 20 images of a 44-image split are the 20-image split.
+        using var prefix = ShapesDataset.Generate(20, 5);
+        Assert.True(prefix.Images.eq(a.Images.narrow(0, 0, 20)).all().item<bool>());
     }
 
     [Property(MaxTest = 40)]

@@ -1,0 +1,98 @@
+using System.ComponentModel;
+using BenchmarkDotNet.Attributes;
+using Interpretability.Attribution;
+using Interpretability.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Interpretability.Benchmarks;
+
+/// <summary>
+/// Integrated gradients of one 64×64 image through the zoo's trained ShapesNet:
+/// the library's internal batching (all Steps scaled inputs in one forward+backward) against the naive baseline of one
+/// forward+backward per step, and against a bare forward+backward of a batch of Steps images (the floor: the ratio
+/// IG / bare is the library's overhead).
+/// </summary>
+[Config(typeof(BenchConfig))]
+[Description("Integrated gradients (Gauss–Legendre, Steps steps) of one Size×Size image through ShapesNet, one libtorch thread: batched (one pass of Steps rows) vs one forward+backward per step; plus a bare forward+backward at batch Steps for the overhead.")]
+public class IntegratedGradientsBenchmarks : ISmokeTestable
+{
+    private nn.Module<Tensor, Tensor> model = null!;
+    private Tensor image = null!;
+    private Tensor batch = null!;
+    private IntegratedGradients ig = null!;
+    private IntegratedGradientsOptions options = null!;
+    private int threadsBefore;
+
+    /// <summary>Integration steps.</summary>
+    [Params(50)]
+    public int Steps { get; set; }
+
+    /// <summary>Image side in pixels.</summary>
+    public int Size { get; set; } = 64;
+
+    /// <inheritdoc />
+    public void UseTinySizes()
+    {
+        Steps = 3;
+        Size = 16;
+    }
+
+    /// <summary>Builds the model and the input.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        threadsBefore = torch.get_num_threads();
+        torch.set_num_threads(1);
+        model = ModelZoo.ShapesNet();
+        image = rand(new long[] { 1, 3, Size, Size }, generator: new Generator(2));
+        batch = rand(new long[] { Steps, 3, Size, Size }, generator: new Generator(3));
+        ig = new IntegratedGradients(model);
+        options = new IntegratedGradientsOptions(Steps, IntegrationRule.GaussLegendre, InternalBatchSize: Steps);
+    }
+
+    /// <summary>Naive: one forward+backward per step on α_k·x, gradients summed with the quadrature weights.</summary>
+    [Benchmark(Baseline = true)]
+    public double OnePassPerStep()
+    {
+        using var scope = NewDisposeScope();
+        var (alphas, weights) = IntegratedGradients.Quadrature(IntegrationRule.GaussLegendre, Steps);
+        var sum = zeros_like(image);
+        for (int k = 0; k < Steps; k++)
+        {
+            var x = (image * alphas[k]).requires_grad_(true);
+            var y = model.call(x)[0, 1];
+            var g = autograd.grad(new[] { y }, new[] { x })[0];
+            sum.add_(g * weights[k]);
+        }
+        return (sum * image).sum().ToDouble();
+    }
+
+    /// <summary>The library: all steps in one batch (internal batch size = Steps), plus its completeness check.</summary>
+    [Benchmark]
+    public double Batched()
+    {
+        using var r = ig.Attribute(image, 1, options);
+        return r.Metadata["convergence_delta"];
+    }
+
+    /// <summary>The floor: one bare forward+backward of a batch of Steps images.</summary>
+    [Benchmark]
+    public double BareForwardBackwardAtBatch()
+    {
+        using var scope = NewDisposeScope();
+        var x = batch.detach().requires_grad_(true);
+        var y = model.call(x)[.., 1].sum();
+        return autograd.grad(new[] { y }, new[] { x })[0].sum().ToDouble();
+    }
+
+    /// <summary>Frees everything.</summary>
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        image.Dispose();
+        batch.Dispose();
+        model.Dispose();
+        torch.set_num_threads(threadsBefore);
+    }
+}

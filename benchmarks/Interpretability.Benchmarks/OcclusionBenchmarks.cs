@@ -1,0 +1,72 @@
+using System.ComponentModel;
+using BenchmarkDotNet.Attributes;
+using Interpretability.Attribution;
+using Interpretability.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Interpretability.Benchmarks;
+
+/// <summary>
+/// Occlusion of one image through the zoo's trained ShapesNet, 8×8 window, stride 4 (225 windows at 64×64): all windows
+/// in batches of 128 against the naive baseline of one forward pass per window (the same code with batch size 1).
+/// </summary>
+[Config(typeof(BenchConfig))]
+[Description("Occlusion (8×8 window, stride 4) of one Size×Size image through ShapesNet, one libtorch thread: one forward per window vs all windows batched (128 per pass).")]
+public class OcclusionBenchmarks : ISmokeTestable
+{
+    private nn.Module<Tensor, Tensor> model = null!;
+    private Tensor image = null!;
+    private Occlusion occlusion = null!;
+    private int threadsBefore;
+
+    /// <summary>Image side in pixels.</summary>
+    [Params(64)]
+    public int Size { get; set; }
+
+    /// <summary>Window side (tiny sizes use a smaller one).</summary>
+    public int Window { get; set; } = 8;
+
+    /// <inheritdoc />
+    public void UseTinySizes()
+    {
+        Size = 16;
+        Window = 8;
+    }
+
+    /// <summary>Builds the model and the input.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        threadsBefore = torch.get_num_threads();
+        torch.set_num_threads(1);
+        model = ModelZoo.ShapesNet();
+        image = rand(new long[] { 1, 3, Size, Size }, generator: new Generator(4));
+        occlusion = new Occlusion(model);
+    }
+
+    /// <summary>Naive: one forward pass per window position.</summary>
+    [Benchmark(Baseline = true)]
+    public double OneForwardPerWindow()
+    {
+        using var r = occlusion.Attribute(image, 0, new OcclusionOptions(Window, Window, Window / 2, Window / 2, BatchSize: 1));
+        return r.Attributions.sum().ToDouble();
+    }
+
+    /// <summary>The library: windows batched 128 per forward pass.</summary>
+    [Benchmark]
+    public double Batched()
+    {
+        using var r = occlusion.Attribute(image, 0, new OcclusionOptions(Window, Window, Window / 2, Window / 2, BatchSize: 128));
+        return r.Attributions.sum().ToDouble();
+    }
+
+    /// <summary>Frees everything.</summary>
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        image.Dispose();
+        model.Dispose();
+        torch.set_num_threads(threadsBefore);
+    }
+}

@@ -1,0 +1,109 @@
+using Interpretability.Imaging;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Interpretability.Attribution;
+
+/// <summary>
+/// Pictures of attributions: signed overlays on the input (blue lowers the score, red raises it, white/grey = 0) and a
+/// side-by-side grid of several methods for one input, with a colour-bar tile.
+/// </summary>
+public static class AttributionPictures
+{
+    /// <summary>
+    /// Reduces an attribution of one input to a map: <c>[C, H, W]</c> summed over channels, <c>[1, H, W]</c> or
+    /// <c>[H, W]</c> as is. Returns <c>[H, W]</c>.
+    /// </summary>
+    public static Tensor ToMap(Tensor attribution)
+    {
+        ArgumentNullException.ThrowIfNull(attribution);
+        return attribution.dim() switch
+        {
+            2 => attribution.detach().clone(),
+            3 => attribution.detach().sum(dim: 0),
+            _ => throw new ArgumentException($"attribution must be [C, H, W] or [H, W] (one input); got {GradientCore.Shape(attribution)}.", nameof(attribution)),
+        };
+    }
+
+    /// <summary>
+    /// The value a picture's colour scale ends at: the <paramref name="percentile"/>-th percentile of |map| (Captum's
+    /// <c>visualize_image_attr</c> clips the top 2 % as outliers), or the maximum when that is 0.
+    /// </summary>
+    /// <param name="map">Any tensor.</param>
+    /// <param name="percentile">In (0, 100].</param>
+    public static double ScaleOf(Tensor map, double percentile = 98)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        if (percentile is <= 0 or > 100) throw new ArgumentOutOfRangeException(nameof(percentile), percentile, "percentile must be in (0, 100].");
+        using var scope = NewDisposeScope();
+        var a = map.detach().abs().flatten().to(float64);
+        var q = a.quantile(percentile / 100.0).ToDouble();
+        return q > 0 ? q : Math.Max(a.max().ToDouble(), 1e-30);
+    }
+
+    /// <summary>
+    /// The signed overlay of one input's attribution on the image: channels summed, scaled symmetrically to the 98th
+    /// percentile of |value| (larger values saturate), diverging colour map over a greyed image.
+    /// </summary>
+    /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
+    /// <param name="attribution"><c>[C, H, W]</c>, <c>[1, h, w]</c> or <c>[h, w]</c> (smaller maps are resized).</param>
+    /// <param name="alpha">Opacity of the strongest attribution.</param>
+    /// <returns><c>[3, H, W]</c> in [0, 1].</returns>
+    public static Tensor Overlay(Tensor image, Tensor attribution, double alpha = 0.8)
+    {
+        using var scope = NewDisposeScope();
+        var map = ToMap(attribution).cpu();
+        return Imaging.Overlay.Heatmap(image.detach().cpu(), map, Colormap.Diverging, Normalization.SymmetricWithLimit(ScaleOf(map)), alpha).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A horizontal colour-bar tile of the diverging map: <c>[3, 16, 128]</c>.</summary>
+    public static Tensor ColourBar()
+    {
+        using var scope = NewDisposeScope();
+        var ramp = linspace(-1, 1, 128).unsqueeze(0).expand(16, 128);
+        return Colormap.Diverging.Apply(Normalization.Symmetric.Apply(ramp)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Saves one method's overlay: the input, the overlay and the colour bar, titled with the method and its colour scale (98th percentile of |value|).
+    /// </summary>
+    /// <param name="path">PNG path.</param>
+    /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
+    /// <param name="attribution">One input's attribution (<c>[C, H, W]</c> or a map).</param>
+    /// <param name="title">Method name for the title.</param>
+    /// <param name="tileSize">Pixels per tile.</param>
+    public static void SaveOverlay(string path, Tensor image, Tensor attribution, string title, int tileSize = 192)
+    {
+        using var scope = NewDisposeScope();
+        var map = ToMap(attribution);
+        var max = ScaleOf(map);
+        ImageGrid.Save(path, new[] { image.detach().cpu(), Overlay(image, attribution), ColourBar() },
+            new[] { "input", $"{title} (Σ channels)", $"−{max:G3}  ·  0  ·  +{max:G3}" },
+            new GridOptions(Columns: 3, TileSize: tileSize, Title: $"{title}: red raises the target score, blue lowers it"));
+    }
+
+    /// <summary>
+    /// Saves a side-by-side grid: the input, then one overlay per method (each scaled to the 98th percentile of its own
+    /// |values|, quoted under it), then the colour bar.
+    /// </summary>
+    /// <param name="path">PNG path.</param>
+    /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
+    /// <param name="results">(title, one input's attribution) per method.</param>
+    /// <param name="title">Title over the grid.</param>
+    /// <param name="tileSize">Pixels per tile.</param>
+    public static void SaveComparisonGrid(string path, Tensor image, IReadOnlyList<(string Title, Tensor Attribution)> results, string title, int tileSize = 160)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        using var scope = NewDisposeScope();
+        var tiles = new List<Tensor> { image.detach().cpu() };
+        var titles = new List<string?> { "input" };
+        foreach (var (name, attribution) in results)
+        {
+            tiles.Add(Overlay(image, attribution));
+            titles.Add($"{name} (±{ScaleOf(ToMap(attribution)):G2})");
+        }
+        tiles.Add(ColourBar());
+        titles.Add("blue − · 0 · red + (each map to ± its 98th pct |value|)");
+        ImageGrid.Save(path, tiles, titles, new GridOptions(Columns: Math.Min(4, tiles.Count), TileSize: tileSize, Title: title));
+    }
+}

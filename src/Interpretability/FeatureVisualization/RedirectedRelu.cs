@@ -1,0 +1,60 @@
+using Interpretability.Probing;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Interpretability.FeatureVisualization;
+
+/// <summary>
+/// Lucid's <c>redirected_relu_grad</c> (tensorflow/lucid <c>misc/redirected_relu_grad.py</c>): forward is ReLU; backward
+/// is ReLU's gradient, except for an image whose ReLU gradient is zero everywhere (a unit that is dead on the current
+/// picture), where the gradient is also let through at negative inputs, unless it would push them further down. Without
+/// it, a channel that is off for the random starting picture never receives a gradient.
+/// </summary>
+internal sealed class RedirectedReluFunction : autograd.SingleTensorFunction<RedirectedReluFunction>
+{
+    public override string Name => "RedirectedReLU";
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var x = (Tensor)vars[0];
+        ctx.save_for_backward(new() { x });
+        return x.clamp_min(0);
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
+    {
+        var x = ctx.get_saved_variables()[0];
+        using var scope = NewDisposeScope();
+        var negative = x < 0;
+        var reluGrad = grad.masked_fill(negative, 0);
+        // autograd's grad is d(loss)/d(out); loss = −objective, so grad > 0 at a negative input pushes it lower
+        var redirected = grad.masked_fill(negative.logical_and(grad > 0), 0);
+        long b = x.shape[0];
+        var alive = reluGrad.reshape(b, -1).abs().sum(dim: 1) > 0;             // [B]
+        var shape = new long[x.dim()];
+        Array.Fill(shape, 1L);
+        shape[0] = b;
+        var result = where(alive.reshape(shape), reluGrad, redirected);
+        return new() { result.MoveToOuterDisposeScope() };
+    }
+}
+
+/// <summary>Swaps every <c>ReLU</c> module of a model for the redirected-gradient ReLU while it lives (forward hooks).</summary>
+public sealed class RedirectedReluScope : HookScope
+{
+    /// <summary>Hooks every <see cref="ReLU"/> module of <paramref name="model"/>.</summary>
+    public RedirectedReluScope(nn.Module model) : base(model)
+    {
+        foreach (var (name, module) in model.named_modules())
+            if (module is ReLU)
+                AddForwardHook(name, (input, _) => RedirectedReluFunction.apply(input));
+        ReluCount = HookCount;
+    }
+
+    /// <summary>How many ReLU modules were hooked.</summary>
+    public int ReluCount { get; }
+
+    /// <summary>The redirected ReLU on a tensor (for tests): forward <c>max(x, 0)</c>.</summary>
+    public static Tensor Apply(Tensor x) => RedirectedReluFunction.apply(x);
+}
