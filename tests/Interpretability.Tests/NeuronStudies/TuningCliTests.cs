@@ -48,6 +48,13 @@ public class TuningCliTests : IDisposable
     }
 
     [Fact]
+    public void The_study_and_command_are_registered()
+    {
+        Assert.Contains(Interpretability.Reporting.ReportStudies.All(quick: true), s => s is Interpretability.Reporting.Studies.NeuronStudiesStudy { Name: "tuning" });
+        Assert.Contains(InterpCli.Commands(), c => c.Name == "tuning");
+    }
+
+    [Fact]
     public void Explicit_units_are_studied_and_bad_options_exit_2()
     {
         var (code, _, err) = Run("tuning", "--out", dir, "--quick", "--quiet", "--threads", "1", "--layer", "relu4", "--units", "1,5");
