@@ -257,13 +257,13 @@ public sealed class NeuronStudiesStudy : Study
         section.AddFigure(context.SavePng("radial_tuning.png", FamilyPictures.Radial(reps, focusTuning, $"Radial tuning of {focus}'s curve family"),
             "Radial tuning: each unit's normalised orientation tuning as a closed curve (angle = curve orientation, radius = response)." + repNote));
         var (lineOverlay, angleTuning) = (lineTunings[focus], SyntheticTuning.Angles(model, focus, Stimuli.Orientations(quick ? 8 : 24), new[] { Math.PI / 3, Math.PI / 2, 2 * Math.PI / 3 }));
-        var lineSeries = reps.Units.Select((u, i) => new Series($"{u.Channel}", lineOrientations.Select(Deg).ToArray(),
-            Enumerable.Range(0, lineOrientations.Length).Select(j => lineOverlay[u.Channel, j]).ToArray(), FamilyPictures.Colour(i, u.PreferredOrientation))).ToList();
+        var lineSeries = reps.Units.Select((u, i) => new Series($"{u.Channel} ({Deg(u.PreferredOrientation):F0}°)", lineOrientations.Select(Deg).ToArray(),
+            Enumerable.Range(0, lineOrientations.Length).Select(j => lineOverlay[u.Channel, j]).ToArray(), FamilyPictures.Colour(i))).ToList();
         section.AddFigure(context.SavePng("line_tuning.png", Charts.Line(lineSeries, new ChartOptions($"{focus}: responses to straight lines", "line orientation (degrees)", "response", Width: 800, Height: 420)),
             "Responses of the family to straight lines (same length and stroke as the curves): lower than to curves by construction of the criterion."));
         int no = quick ? 8 : 24;
-        var angleSeries = reps.Units.Select((u, i) => new Series($"{u.Channel}", Stimuli.Orientations(no).Select(Deg).ToArray(),
-            Enumerable.Range(0, no).Select(j => Enumerable.Range(0, 3).Max(a => angleTuning[u.Channel, j * 3 + a])).ToArray(), FamilyPictures.Colour(i, u.PreferredOrientation))).ToList();
+        var angleSeries = reps.Units.Select((u, i) => new Series($"{u.Channel} ({Deg(u.PreferredOrientation):F0}°)", Stimuli.Orientations(no).Select(Deg).ToArray(),
+            Enumerable.Range(0, no).Select(j => Enumerable.Range(0, 3).Max(a => angleTuning[u.Channel, j * 3 + a])).ToArray(), FamilyPictures.Colour(i))).ToList();
         section.AddFigure(context.SavePng("angle_tuning.png", Charts.Line(angleSeries, new ChartOptions($"{focus}: responses to angles (best of 60°, 90°, 120° openings)", "angle bisector orientation (degrees)", "response", Width: 800, Height: 420)),
             "Angle tuning: a curve unit responds most to the angle whose bisector matches its preferred curve orientation."));
 
