@@ -23,6 +23,7 @@ public static class InterpCli
         new AttributeCommand(),
         new ModelsCommand(),
         new FeatvizCommand(),
+        new TuningCommand(),
     };
 
     /// <summary>Runs the CLI with <paramref name="args"/>, writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>

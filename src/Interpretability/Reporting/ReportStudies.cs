@@ -13,6 +13,7 @@ public static class ReportStudies
         new ProbingStudy(),
         new AttributionStudy(),
         new FeatureVisualizationStudy(),
+        new NeuronStudiesStudy(),
         new EnsemblesStudy(),
         new DynamicsStudy(),
     };

@@ -1,0 +1,79 @@
+using Interpretability.Probing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Interpretability.NeuronStudies;
+
+/// <summary>
+/// Curve extraction with a curve family: the family's responses over an image are combined into a strength map (the
+/// largest family response at each position) and an orientation map (circular mean of the units' preferred
+/// orientations weighted by their responses), drawn over the image with hue = orientation and opacity = strength.
+/// </summary>
+public static class CurveExtraction
+{
+    /// <summary>Strength and orientation maps of a family over images.</summary>
+    /// <param name="model">Image model.</param>
+    /// <param name="family">The curve family (its layer and units).</param>
+    /// <param name="images"><c>[N, 3, H, W]</c>.</param>
+    /// <returns>Strength <c>[N, s, s]</c> (≥ 0) and orientation <c>[N, s, s]</c> (radians in [0, 2π)), float32 CPU.</returns>
+    public static (Tensor Strength, Tensor Orientation) Maps(nn.Module<Tensor, Tensor> model, CurveFamily family, Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(family);
+        ArgumentNullException.ThrowIfNull(images);
+        if (family.Units.Count == 0) throw new ArgumentException("The family has no units.", nameof(family));
+        using var scope = NewDisposeScope();
+        using var cap = ActivationRecorder.Capture(model, images, new[] { family.Layer });
+        var idx = tensor(family.Units.Select(u => (long)u.Channel).ToArray());
+        var a = cap[family.Layer].index_select(1, idx).to(ScalarType.Float32).cpu().clamp_min(0);   // [N, F, s, s]
+        var th = tensor(family.Units.Select(u => (float)u.PreferredOrientation).ToArray()).view(1, -1, 1, 1);
+        var sx = (a * th.cos()).sum(new long[] { 1 });
+        var sy = (a * th.sin()).sum(new long[] { 1 });
+        var orient = atan2(sy, sx).remainder(2 * Math.PI);
+        var strength = a.amax(new long[] { 1 });
+        return (strength.MoveToOuterDisposeScope(), orient.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Draws the maps over an image: a greyed copy of the image, blended with a colour whose hue is the orientation and
+    /// whose opacity is the strength divided by <paramref name="maxStrength"/> (upsampled bilinearly to the image).
+    /// </summary>
+    /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
+    /// <param name="strength"><c>[s, s]</c>.</param>
+    /// <param name="orientation"><c>[s, s]</c>, radians.</param>
+    /// <param name="maxStrength">Strength drawn fully opaque (e.g. the largest over a set of images).</param>
+    /// <returns><c>[3, H, W]</c> in [0, 1].</returns>
+    public static Tensor Draw(Tensor image, Tensor strength, Tensor orientation, double maxStrength)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(strength);
+        ArgumentNullException.ThrowIfNull(orientation);
+        if (image.dim() != 3 || image.shape[0] != 3) throw new ArgumentException($"image must be [3, H, W]; got [{string.Join(", ", image.shape)}].", nameof(image));
+        if (strength.dim() != 2 || !strength.shape.SequenceEqual(orientation.shape))
+            throw new ArgumentException("strength and orientation must be equal-shaped [s, s] maps.", nameof(strength));
+        using var scope = NewDisposeScope();
+        long h = image.shape[1], w = image.shape[2];
+        Tensor Up(Tensor t) => nn.functional.interpolate(t.unsqueeze(0).unsqueeze(0).to(ScalarType.Float32), new[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false)[0, 0];
+        var alpha = (Up(strength) / Math.Max(maxStrength, 1e-12)).clamp(0, 1).sqrt();
+        // Interpolate the orientation through its unit vector (no jump at 2π).
+        var ori = atan2(Up(orientation.sin()), Up(orientation.cos())).remainder(2 * Math.PI);
+        var hue = HueToRgb(ori / (2 * Math.PI));                                    // [3, H, W]
+        var grey = image.to(ScalarType.Float32).mean(new long[] { 0 }, keepdim: true).expand(3, h, w) * 0.6 + 0.2;
+        return (grey * (1 - alpha) + hue * alpha).clamp(0, 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Fully saturated colours of hues in [0, 1) (0 red, 1/3 green, 2/3 blue), <c>[3, ...]</c>.</summary>
+    /// <param name="hue">Hues, any shape.</param>
+    public static Tensor HueToRgb(Tensor hue)
+    {
+        ArgumentNullException.ThrowIfNull(hue);
+        using var scope = NewDisposeScope();
+        var h6 = hue.remainder(1.0) * 6;
+        Tensor Channel(double offset) => ((h6 + offset).remainder(6) - 3).abs().sub(1).clamp(0, 1);
+        // Standard HSV (s = v = 1): R = clamp(|h6 − 3| − 1), G = clamp(2 − |h6 − 2|), B = clamp(2 − |h6 − 4|).
+        var r = Channel(0);
+        var g = (2 - (h6 - 2).abs()).clamp(0, 1);
+        var b = (2 - (h6 - 4).abs()).clamp(0, 1);
+        return stack(new[] { r, g, b }, 0).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,37 @@
+using Interpretability.Imaging;
+using Interpretability.NeuronStudies;
+using Interpretability.Tests.Infrastructure;
+using static TorchSharp.torch;
+
+namespace Interpretability.Tests.NeuronStudies;
+
+[Collection(MemoryCollection.Name)]
+public class NeuronStudiesMemoryTests
+{
+    [Fact]
+    public void Stimuli_tuning_statistics_and_nmf_do_not_leak_over_200_repetitions()
+    {
+        using var model = HandBuiltUnits.ArcDetectors(new[] { new CurveSpec(0, 6), new CurveSpec(2, 6) });
+        var canvas = new StimulusCanvas(24);
+        using var images = Stimuli.Curves(Stimuli.CurveGrid(Stimuli.Orientations(4), new[] { 4.0, 8 }), canvas);
+        using var a = rand(30, 6);
+        var field = ReceptiveField.Of(model, "relu");
+        var (rss, tensors) = MemoryProbe.Measure(() =>
+        {
+            using var lines = Stimuli.Lines(new[] { new LineSpec(0.3, 10) }, canvas);
+            using var angles = Stimuli.Angles(new[] { new AngleSpec(0.3, 1, 5) }, canvas);
+            using var circles = Stimuli.Circles(new[] { new CircleSpec(5) }, canvas);
+            SyntheticTuning.Curves(model, "relu", Stimuli.Orientations(4), new[] { 4.0, 8 }, canvas: canvas);
+            using var values = ActivationStatistics.Values(model, "conv", images, SpatialSelection.Max);
+            var top = TopExamples.Find(model, "relu", images, k: 2);
+            using var crops = TopExamples.Crops(images, top[0], field);
+            using var rotated = CurveFamilies.Rotate(images.narrow(0, 0, 1), new[] { 0.0, 1.0 }, 12, 12);
+            Circuits.ActivationTimesWeight(model, "conv", 1, images, top[1]);
+            var (w, h, _) = Circuits.Nmf(a, 2, iterations: 5);
+            w.Dispose();
+            h.Dispose();
+        }, repeats: 200, warmup: 20);
+        Assert.Equal(0, tensors);
+        Assert.True(rss < 24L << 20, $"RSS grew by {rss / (1 << 20)} MiB over 200 repetitions.");
+    }
+}
