@@ -161,6 +161,8 @@ public sealed class NeuronStudiesStudy : Study
             section.Paragraph("No curve-like unit was found in the focus layer; the per-unit pictures are left out.");
             metrics.Set("curve_units", Array.Empty<Metrics>());
             metrics.Set("exponential_tail_rate", new Metrics());
+            metrics.Set("exponential_tail_ks", new Metrics());
+            metrics.Set("exponential_tail_threshold", new Metrics());
             return;
         }
 
@@ -314,23 +316,27 @@ public sealed class NeuronStudiesStudy : Study
         using var pre = ActivationStatistics.Values(model, conv, histImages, SpatialSelection.All);
         var rates = new Metrics();
         var positive = new Metrics();
+        var tailKs = new Metrics();
+        var tailThresholds = new Metrics();
         var histFigures = new List<Figure>();
         foreach (var (u, i) in fam.Units.Select((u, i) => (u, i)))
         {
             var values = pre[.., u.Channel].to(ScalarType.Float64).data<double>().ToArray();
             var pos = values.Count(v => v > 0);
             positive.Set($"{focus}_{u.Channel}", Math.Round((double)pos / values.Length, 4));
-            if (pos < 2) continue;
-            var tail = ActivationStatistics.FitTail(values, 0);
-            var negTail = values.Count(v => v < 0) >= 2 ? ActivationStatistics.FitTail(values.Select(v => -v).ToList(), 0) : null;
+            if (pos < 3) continue;
+            var tail = ActivationStatistics.FitUpperTail(values);
+            var negTail = values.Count(v => v < 0) >= 3 ? ActivationStatistics.FitUpperTail(values.Select(v => -v).ToList()) : null;
             rates.Set($"{focus}_{u.Channel}", Math.Round(tail.Rate, 6));
+            tailKs.Set($"{focus}_{u.Channel}", Math.Round(tail.KsStatistic, 4));
+            tailThresholds.Set($"{focus}_{u.Channel}", Math.Round(tail.Threshold, 4));
             if (i < (quick ? 1 : 3))
             {
                 var hist = ActivationStatistics.HistogramOf(values, 60);
                 histFigures.Add(context.SavePng($"histogram_{conv}_{u.Channel}.png",
                     ActivationStatistics.Chart(hist, $"{conv}:{u.Channel} pre-ReLU over all positions", "pre-activation", new[] { tail }),
                     $"{conv}:{u.Channel}: log density of pre-ReLU values; positive {100.0 * pos / values.Length:F1}% of positions; exponential tail rate {tail.Rate:G3} " +
-                    $"(KS {tail.KsStatistic:F2}){(negTail is null ? "" : $", negative side rate {negTail.Rate:G3} (KS {negTail.KsStatistic:F2})")}."));
+                    $"above {tail.Threshold:G3} (the upper quarter of the positive values; KS {tail.KsStatistic:F2}){(negTail is null ? "" : $", negative side rate {negTail.Rate:G3} (KS {negTail.KsStatistic:F2})")}."));
                 if (i == 0)
                 {
                     // Post-ReLU side: x·p(x) over x > 0 with p the density over all positions (the positive bins' share of the mean).
@@ -352,6 +358,8 @@ public sealed class NeuronStudiesStudy : Study
         }
         section.AddFigureRow(histFigures);
         metrics.Set("exponential_tail_rate", rates);
+        metrics.Set("exponential_tail_ks", tailKs);
+        metrics.Set("exponential_tail_threshold", tailThresholds);
         metrics.Set("positive_fraction", positive);
 
         // 7. Circuit into the strongest unit.
