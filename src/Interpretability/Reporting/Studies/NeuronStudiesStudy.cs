@@ -400,7 +400,11 @@ public sealed class NeuronStudiesStudy : Study
             using (strength)
             using (orient)
             {
-                var maxS = strength.max().item<float>();
+                // Opaque at the 99th percentile of the set's strengths (a single outlying position would fade all the rest).
+                using var flatS = strength.flatten();
+                var sorted = flatS.data<float>().ToArray();
+                Array.Sort(sorted);
+                var maxS = sorted[(int)(0.99 * (sorted.Length - 1))];
                 var tiles = new List<Tensor>();
                 var titles = new List<string?>();
                 for (int i = 0; i < curveIdx.Length; i++)
@@ -410,12 +414,14 @@ public sealed class NeuronStudiesStudy : Study
                     tiles.Add(CurveExtraction.Draw(sel[i], strength[i], orient[i], maxS));
                     titles.Add("family response");
                 }
+                tiles.Add(OrientationLegend(64));
+                titles.Add("hue legend: ring by orientation");
                 ImageGrid.Save(context.PathOf("curve_extraction.png"), tiles, titles, new GridOptions(Columns: 4, TileSize: 128,
                     Title: $"Curve extraction with {focus}'s family (hue = orientation, opacity = strength)"));
                 foreach (var t in tiles) t.Dispose();
             }
             section.AddFigure(context.Figure("curve_extraction.png",
-                "Test images of curve classes and the family's combined response: hue = the response-weighted circular mean of the units' preferred orientations, opacity = the largest unit response."));
+                "Test images of curve classes and the family's combined response: hue = the response-weighted circular mean of the units' preferred orientations, opacity = the largest unit response, each unit's response divided by its response to its best synthetic curve (opaque at the image set's 99th percentile)."));
 
             using var cap = ActivationRecorder.Capture(model, sel, new[] { focus });
             var act = cap[focus];
@@ -461,5 +467,22 @@ public sealed class NeuronStudiesStudy : Study
         double gap = 360 - d[^1] + d[0];
         for (int i = 1; i < d.Length; i++) gap = Math.Max(gap, d[i] - d[i - 1]);
         return 360 - gap;
+    }
+
+    /// <summary>A ring whose every part is coloured by its curve orientation (the direction from the ring to its centre),
+    /// as <see cref="CurveExtraction.Draw"/> colours it: the hue legend of the curve-extraction picture. [3, size, size].</summary>
+    private static Tensor OrientationLegend(int size)
+    {
+        using var scope = torch.NewDisposeScope();
+        var c = (size - 1) / 2.0;
+        var ys = torch.arange(size, dtype: ScalarType.Float32).view(-1, 1).expand(size, size);
+        var xs = torch.arange(size, dtype: ScalarType.Float32).view(1, -1).expand(size, size);
+        var dx = xs - c;
+        var dy = -(ys - c);                                                     // y up, angles counter-clockwise
+        var orientation = (torch.atan2(dy, dx) + Math.PI).remainder(2 * Math.PI); // from the ring point to the centre
+        var r = (dx.square() + dy.square()).sqrt();
+        var alpha = (size * 0.06 + 0.5 - (r - size * 0.32).abs()).clamp(0, 1);
+        var hue = CurveExtraction.HueToRgb(orientation / (2 * Math.PI));
+        return (0.5 * (1 - alpha) + hue * alpha).MoveToOuterDisposeScope();
     }
 }
