@@ -5,9 +5,11 @@ using static TorchSharp.torch;
 namespace Interpretability.NeuronStudies;
 
 /// <summary>
-/// Curve extraction with a curve family: the family's responses over an image are combined into a strength map (the
-/// largest family response at each position) and an orientation map (circular mean of the units' preferred
-/// orientations weighted by their responses), drawn over the image with hue = orientation and opacity = strength.
+/// Curve extraction with a curve family: the family's responses over an image, each divided by the unit's response to
+/// its best synthetic curve (<see cref="CurveUnit.MaxCurveResponse"/>, so that units of small scale are not drowned by
+/// units of large scale), are combined into a strength map (the largest normalised response at each position; 1 = as
+/// strong as the unit's preferred curve) and an orientation map (circular mean of the units' preferred orientations
+/// weighted by their normalised responses), drawn over the image with hue = orientation and opacity = strength.
 /// </summary>
 public static class CurveExtraction
 {
@@ -15,7 +17,7 @@ public static class CurveExtraction
     /// <param name="model">Image model.</param>
     /// <param name="family">The curve family (its layer and units).</param>
     /// <param name="images"><c>[N, 3, H, W]</c>.</param>
-    /// <returns>Strength <c>[N, s, s]</c> (≥ 0) and orientation <c>[N, s, s]</c> (radians in [0, 2π)), float32 CPU.</returns>
+    /// <returns>Strength <c>[N, s, s]</c> (≥ 0, in units of each unit's best synthetic curve response) and orientation <c>[N, s, s]</c> (radians in [0, 2π)), float32 CPU.</returns>
     public static (Tensor Strength, Tensor Orientation) Maps(nn.Module<Tensor, Tensor> model, CurveFamily family, Tensor images)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -25,7 +27,8 @@ public static class CurveExtraction
         using var scope = NewDisposeScope();
         using var cap = ActivationRecorder.Capture(model, images, new[] { family.Layer });
         var idx = tensor(family.Units.Select(u => (long)u.Channel).ToArray());
-        var a = cap[family.Layer].index_select(1, idx).to(ScalarType.Float32).cpu().clamp_min(0);   // [N, F, s, s]
+        var scale = tensor(family.Units.Select(u => (float)(u.MaxCurveResponse > 0 ? u.MaxCurveResponse : 1)).ToArray()).view(1, -1, 1, 1);
+        var a = cap[family.Layer].index_select(1, idx).to(ScalarType.Float32).cpu().clamp_min(0) / scale;   // [N, F, s, s]
         var th = tensor(family.Units.Select(u => (float)u.PreferredOrientation).ToArray()).view(1, -1, 1, 1);
         var sx = (a * th.cos()).sum(new long[] { 1 });
         var sy = (a * th.sin()).sum(new long[] { 1 });
@@ -36,7 +39,8 @@ public static class CurveExtraction
 
     /// <summary>
     /// Draws the maps over an image: a greyed copy of the image, blended with a colour whose hue is the orientation and
-    /// whose opacity is the strength divided by <paramref name="maxStrength"/> (upsampled bilinearly to the image).
+    /// whose opacity is the strength divided by <paramref name="maxStrength"/>, clamped to [0, 1] (upsampled bilinearly to
+    /// the image).
     /// </summary>
     /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
     /// <param name="strength"><c>[s, s]</c>.</param>
@@ -54,7 +58,7 @@ public static class CurveExtraction
         using var scope = NewDisposeScope();
         long h = image.shape[1], w = image.shape[2];
         Tensor Up(Tensor t) => nn.functional.interpolate(t.unsqueeze(0).unsqueeze(0).to(ScalarType.Float32), new[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false)[0, 0];
-        var alpha = (Up(strength) / Math.Max(maxStrength, 1e-12)).clamp(0, 1).sqrt();
+        var alpha = (Up(strength) / Math.Max(maxStrength, 1e-12)).clamp(0, 1);
         // Interpolate the orientation through its unit vector (no jump at 2π).
         var ori = atan2(Up(orientation.sin()), Up(orientation.cos())).remainder(2 * Math.PI);
         var hue = HueToRgb(ori / (2 * Math.PI));                                    // [3, H, W]

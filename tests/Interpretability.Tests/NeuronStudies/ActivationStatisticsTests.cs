@@ -25,6 +25,29 @@ public class ActivationStatisticsTests
     }
 
     [Fact]
+    public void Upper_tail_fit_ignores_a_spike_just_above_zero()
+    {
+        var rng = new Random(11);
+        const double rate = 0.2;
+        // Half the values: a spike in (0, 0.1] (flat background); a quarter: 1 + Exp(rate); a quarter negative.
+        var values = Enumerable.Range(0, 40000).Select(i => (i % 4) switch
+        {
+            0 or 1 => 0.1 * (1 - rng.NextDouble()),
+            2 => 1 - Math.Log(1 - rng.NextDouble()) / rate,
+            _ => -5 * rng.NextDouble(),
+        }).ToList();
+        var fromZero = ActivationStatistics.FitTail(values, 0);
+        var upper = ActivationStatistics.FitUpperTail(values);
+        Assert.True(fromZero.Rate > rate * 1.5, $"from zero {fromZero.Rate}");   // the spike drags the mean down
+        Assert.True(fromZero.KsStatistic > 0.2, $"KS from zero {fromZero.KsStatistic}");
+        Assert.InRange(upper.Rate, rate * 0.95, rate * 1.05);
+        Assert.True(upper.Threshold > 1, $"threshold {upper.Threshold}");
+        Assert.True(upper.KsStatistic < 0.03, $"KS {upper.KsStatistic}");
+        Assert.Equal("quantile", Assert.Throws<ArgumentOutOfRangeException>(() => ActivationStatistics.FitUpperTail(values, 1)).ParamName);
+        Assert.Throws<ArgumentException>(() => ActivationStatistics.FitUpperTail(new[] { -1.0, 2.0 }));
+    }
+
+    [Fact]
     public void Histogram_density_integrates_to_one_and_x_p_x_sums_to_the_mean()
     {
         var values = Enumerable.Range(0, 1000).Select(i => i / 100.0).ToList();

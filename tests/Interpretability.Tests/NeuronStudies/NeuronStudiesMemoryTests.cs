@@ -9,13 +9,14 @@ namespace Interpretability.Tests.NeuronStudies;
 public class NeuronStudiesMemoryTests
 {
     [Fact]
-    public void Stimuli_tuning_statistics_and_nmf_do_not_leak_over_200_repetitions()
+    public void Stimuli_tuning_statistics_extraction_and_nmf_do_not_leak_over_200_repetitions()
     {
         using var model = HandBuiltUnits.ArcDetectors(new[] { new CurveSpec(0, 6), new CurveSpec(2, 6) });
         var canvas = new StimulusCanvas(24);
         using var images = Stimuli.Curves(Stimuli.CurveGrid(Stimuli.Orientations(4), new[] { 4.0, 8 }), canvas);
         using var a = rand(30, 6);
         var field = ReceptiveField.Of(model, "relu");
+        var family = new CurveFamily("relu", new[] { new CurveUnit("relu", 0, 0, 6, 0.9, 2, 0, 1), new CurveUnit("relu", 1, 2, 6, 0.9, 3, 0, 1) }, 1, Array.Empty<double>());
         var (rss, tensors) = MemoryProbe.Measure(() =>
         {
             using var lines = Stimuli.Lines(new[] { new LineSpec(0.3, 10) }, canvas);
@@ -27,6 +28,10 @@ public class NeuronStudiesMemoryTests
             using var crops = TopExamples.Crops(images, top[0], field);
             using var rotated = CurveFamilies.Rotate(images.narrow(0, 0, 1), new[] { 0.0, 1.0 }, 12, 12);
             Circuits.ActivationTimesWeight(model, "conv", 1, images, top[1]);
+            var (strength, orientation) = CurveExtraction.Maps(model, family, images);
+            using (strength)
+            using (orientation)
+            using (CurveExtraction.Draw(images[0], strength[0], orientation[0], 1)) { }
             var (w, h, _) = Circuits.Nmf(a, 2, iterations: 5);
             w.Dispose();
             h.Dispose();

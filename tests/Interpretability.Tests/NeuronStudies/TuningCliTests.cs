@@ -25,7 +25,7 @@ public class TuningCliTests : IDisposable
         Assert.Contains(Path.Combine(dir, "index.html"), stdout);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "metrics.json")));
         var root = doc.RootElement;
-        foreach (var key in new[] { "curve_units", "curve_family_size", "equivariance_score", "exponential_tail_rate", "curve_units_per_layer" })
+        foreach (var key in new[] { "curve_units", "curve_family_size", "equivariance_score", "exponential_tail_rate", "exponential_tail_ks", "exponential_tail_threshold", "curve_units_per_layer" })
             Assert.True(root.TryGetProperty(key, out _), $"metrics.json lacks {key}");
         var perLayer = root.GetProperty("curve_units_per_layer");
         foreach (var layer in new[] { "relu2", "relu3", "relu4" }) Assert.True(perLayer.TryGetProperty(layer, out _), layer);

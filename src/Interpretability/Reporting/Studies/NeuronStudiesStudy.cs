@@ -161,6 +161,8 @@ public sealed class NeuronStudiesStudy : Study
             section.Paragraph("No curve-like unit was found in the focus layer; the per-unit pictures are left out.");
             metrics.Set("curve_units", Array.Empty<Metrics>());
             metrics.Set("exponential_tail_rate", new Metrics());
+            metrics.Set("exponential_tail_ks", new Metrics());
+            metrics.Set("exponential_tail_threshold", new Metrics());
             return;
         }
 
@@ -314,23 +316,27 @@ public sealed class NeuronStudiesStudy : Study
         using var pre = ActivationStatistics.Values(model, conv, histImages, SpatialSelection.All);
         var rates = new Metrics();
         var positive = new Metrics();
+        var tailKs = new Metrics();
+        var tailThresholds = new Metrics();
         var histFigures = new List<Figure>();
         foreach (var (u, i) in fam.Units.Select((u, i) => (u, i)))
         {
             var values = pre[.., u.Channel].to(ScalarType.Float64).data<double>().ToArray();
             var pos = values.Count(v => v > 0);
             positive.Set($"{focus}_{u.Channel}", Math.Round((double)pos / values.Length, 4));
-            if (pos < 2) continue;
-            var tail = ActivationStatistics.FitTail(values, 0);
-            var negTail = values.Count(v => v < 0) >= 2 ? ActivationStatistics.FitTail(values.Select(v => -v).ToList(), 0) : null;
+            if (pos < 3) continue;
+            var tail = ActivationStatistics.FitUpperTail(values);
+            var negTail = values.Count(v => v < 0) >= 3 ? ActivationStatistics.FitUpperTail(values.Select(v => -v).ToList()) : null;
             rates.Set($"{focus}_{u.Channel}", Math.Round(tail.Rate, 6));
+            tailKs.Set($"{focus}_{u.Channel}", Math.Round(tail.KsStatistic, 4));
+            tailThresholds.Set($"{focus}_{u.Channel}", Math.Round(tail.Threshold, 4));
             if (i < (quick ? 1 : 3))
             {
                 var hist = ActivationStatistics.HistogramOf(values, 60);
                 histFigures.Add(context.SavePng($"histogram_{conv}_{u.Channel}.png",
                     ActivationStatistics.Chart(hist, $"{conv}:{u.Channel} pre-ReLU over all positions", "pre-activation", new[] { tail }),
                     $"{conv}:{u.Channel}: log density of pre-ReLU values; positive {100.0 * pos / values.Length:F1}% of positions; exponential tail rate {tail.Rate:G3} " +
-                    $"(KS {tail.KsStatistic:F2}){(negTail is null ? "" : $", negative side rate {negTail.Rate:G3} (KS {negTail.KsStatistic:F2})")}."));
+                    $"above {tail.Threshold:G3} (the upper quarter of the positive values; KS {tail.KsStatistic:F2}){(negTail is null ? "" : $", negative side rate {negTail.Rate:G3} (KS {negTail.KsStatistic:F2})")}."));
                 if (i == 0)
                 {
                     // Post-ReLU side: x·p(x) over x > 0 with p the density over all positions (the positive bins' share of the mean).
@@ -352,6 +358,8 @@ public sealed class NeuronStudiesStudy : Study
         }
         section.AddFigureRow(histFigures);
         metrics.Set("exponential_tail_rate", rates);
+        metrics.Set("exponential_tail_ks", tailKs);
+        metrics.Set("exponential_tail_threshold", tailThresholds);
         metrics.Set("positive_fraction", positive);
 
         // 7. Circuit into the strongest unit.
@@ -392,7 +400,11 @@ public sealed class NeuronStudiesStudy : Study
             using (strength)
             using (orient)
             {
-                var maxS = strength.max().item<float>();
+                // Opaque at the 99th percentile of the set's strengths (a single outlying position would fade all the rest).
+                using var flatS = strength.flatten();
+                var sorted = flatS.data<float>().ToArray();
+                Array.Sort(sorted);
+                var maxS = sorted[(int)(0.99 * (sorted.Length - 1))];
                 var tiles = new List<Tensor>();
                 var titles = new List<string?>();
                 for (int i = 0; i < curveIdx.Length; i++)
@@ -402,12 +414,14 @@ public sealed class NeuronStudiesStudy : Study
                     tiles.Add(CurveExtraction.Draw(sel[i], strength[i], orient[i], maxS));
                     titles.Add("family response");
                 }
+                tiles.Add(OrientationLegend(64));
+                titles.Add("hue legend: ring by orientation");
                 ImageGrid.Save(context.PathOf("curve_extraction.png"), tiles, titles, new GridOptions(Columns: 4, TileSize: 128,
                     Title: $"Curve extraction with {focus}'s family (hue = orientation, opacity = strength)"));
                 foreach (var t in tiles) t.Dispose();
             }
             section.AddFigure(context.Figure("curve_extraction.png",
-                "Test images of curve classes and the family's combined response: hue = the response-weighted circular mean of the units' preferred orientations, opacity = the largest unit response."));
+                "Test images of curve classes and the family's combined response: hue = the response-weighted circular mean of the units' preferred orientations, opacity = the largest unit response, each unit's response divided by its response to its best synthetic curve (opaque at the image set's 99th percentile)."));
 
             using var cap = ActivationRecorder.Capture(model, sel, new[] { focus });
             var act = cap[focus];
@@ -453,5 +467,22 @@ public sealed class NeuronStudiesStudy : Study
         double gap = 360 - d[^1] + d[0];
         for (int i = 1; i < d.Length; i++) gap = Math.Max(gap, d[i] - d[i - 1]);
         return 360 - gap;
+    }
+
+    /// <summary>A ring whose every part is coloured by its curve orientation (the direction from the ring to its centre),
+    /// as <see cref="CurveExtraction.Draw"/> colours it: the hue legend of the curve-extraction picture. [3, size, size].</summary>
+    private static Tensor OrientationLegend(int size)
+    {
+        using var scope = torch.NewDisposeScope();
+        var c = (size - 1) / 2.0;
+        var ys = torch.arange(size, dtype: ScalarType.Float32).view(-1, 1).expand(size, size);
+        var xs = torch.arange(size, dtype: ScalarType.Float32).view(1, -1).expand(size, size);
+        var dx = xs - c;
+        var dy = -(ys - c);                                                     // y up, angles counter-clockwise
+        var orientation = (torch.atan2(dy, dx) + Math.PI).remainder(2 * Math.PI); // from the ring point to the centre
+        var r = (dx.square() + dy.square()).sqrt();
+        var alpha = (size * 0.06 + 0.5 - (r - size * 0.32).abs()).clamp(0, 1);
+        var hue = CurveExtraction.HueToRgb(orientation / (2 * Math.PI));
+        return (0.5 * (1 - alpha) + hue * alpha).MoveToOuterDisposeScope();
     }
 }
