@@ -75,6 +75,22 @@ public class FeatureVisualizationStepBenchmarks : ISmokeTestable
         return y.ToDouble();
     }
 
+    /// <summary>
+    /// The same objective (the channel's mean at the layer) from a plain pixel image, no parameterisation or transforms:
+    /// the feature-visualisation step's own cost floor (its backward starts at the layer, not at the output).
+    /// </summary>
+    [Benchmark]
+    public double RawForwardBackwardOfTheObjective()
+    {
+        using var scope = NewDisposeScope();
+        model.call(raw);
+        var value = objective.Evaluate(new ObjectiveInputs(recorder.Output, raw));
+        value.backward(inputs: new Tensor[] { raw });
+        raw.grad!.zero_();
+        recorder.Clear();
+        return value.ToDouble();
+    }
+
     /// <summary>One feature-visualisation step up to the gradient of the spectrum (the optimiser's update excluded).</summary>
     [Benchmark]
     public double FeatureVisualizationStep()

@@ -14,7 +14,7 @@ namespace Interpretability.Benchmarks;
 /// IG / bare is the library's overhead).
 /// </summary>
 [Config(typeof(BenchConfig))]
-[Description("Integrated gradients (Gauss–Legendre, Steps steps) of one Size×Size image through ShapesNet, one libtorch thread: batched (one pass of Steps rows) vs one forward+backward per step; plus a bare forward+backward at batch Steps for the overhead.")]
+[Description("Integrated gradients (Gauss–Legendre, Steps steps) of one Size×Size image through Model (ShapesNet, or a small 4-8-16-channel CNN where per-call overhead dominates), one libtorch thread: batched (one pass of Steps rows) vs one forward+backward per step; plus a bare forward+backward at batch Steps for the overhead.")]
 public class IntegratedGradientsBenchmarks : ISmokeTestable
 {
     private nn.Module<Tensor, Tensor> model = null!;
@@ -23,6 +23,10 @@ public class IntegratedGradientsBenchmarks : ISmokeTestable
     private IntegratedGradients ig = null!;
     private IntegratedGradientsOptions options = null!;
     private int threadsBefore;
+
+    /// <summary>The model: the zoo's ShapesNet or a small seeded CNN (4-8-16 channels).</summary>
+    [Params("shapesnet", "smallcnn")]
+    public string Model { get; set; } = "shapesnet";
 
     /// <summary>Integration steps.</summary>
     [Params(50)]
@@ -44,7 +48,8 @@ public class IntegratedGradientsBenchmarks : ISmokeTestable
     {
         threadsBefore = torch.get_num_threads();
         torch.set_num_threads(1);
-        model = ModelZoo.ShapesNet();
+        // ShapesNet: compute-bound (17 M multiply-adds per image); the small CNN: per-call overhead dominates.
+        model = Model == "shapesnet" ? ModelZoo.ShapesNet() : ReferenceModels.SmallCnn(3, 11, width: 4, seed: 1);
         image = rand(new long[] { 1, 3, Size, Size }, generator: new Generator(2));
         batch = rand(new long[] { Steps, 3, Size, Size }, generator: new Generator(3));
         ig = new IntegratedGradients(model);

@@ -85,6 +85,26 @@ public sealed class ModelsStudy : Study
             context.SavePng("confusion.png", confusionPng, "Confusion matrix of the shipped ShapesNet on the test split."),
         });
 
+        // The synthetic stimuli of the neuron studies: curves by orientation × radius, lines, angles, circles.
+        Report(context, "drawing stimuli", 0.45);
+        using (var scope = NewDisposeScope())
+        {
+            var orientations = Stimuli.Orientations(8);
+            var radii = new double[] { 4, 8, 16 };
+            var curves = Stimuli.Curves(Stimuli.CurveGrid(orientations, radii));
+            var lines = Stimuli.Lines(Stimuli.Orientations(8, halfTurn: true).Select(o => new LineSpec(o, 24)).ToList());
+            var angles = Stimuli.Angles(new[] { 30.0, 60, 90, 120 }.SelectMany(a => new[] { 0.0, Math.PI }.Select(o => new AngleSpec(o, a * Math.PI / 180, 14))).ToList());
+            var circles = Stimuli.Circles(new[] { 3.0, 5, 8, 11, 14, 18, 22, 26 }.Select(r => new CircleSpec(r)).ToList());
+            var all = cat(new[] { curves, lines, angles, circles }, 0);
+            var titles = orientations.SelectMany(o => radii.Select(r => (string?)$"{o * 180 / Math.PI:F0}° r{r}"))
+                .Concat(Stimuli.Orientations(8, halfTurn: true).Select(o => (string?)$"line {o * 180 / Math.PI:F0}°"))
+                .Concat(new[] { 30, 60, 90, 120 }.SelectMany(a => new[] { 0, 180 }.Select(o => (string?)$"angle {a}° at {o}°")))
+                .Concat(new[] { 3, 5, 8, 11, 14, 18, 22, 26 }.Select(r => (string?)$"circle r{r}")).ToList();
+            Stimuli.SaveSheet(context.PathOf("stimuli.png"), all, titles, columns: 12,
+                title: "Synthetic stimuli (Imaging.Stimuli): curves by orientation × radius, lines, angles, circles");
+        }
+        section.AddFigure(context.Figure("stimuli.png", "The synthetic stimuli the neuron studies probe units with, drawn analytically and anti-aliased; a curve's orientation is the direction from its midpoint to its circle's centre."));
+
         if (options.Train)
         {
             Report(context, "retraining ShapesNet from scratch", 0.5);
