@@ -14,7 +14,7 @@ namespace Interpretability.Benchmarks;
 /// IG / bare is the library's overhead).
 /// </summary>
 [Config(typeof(BenchConfig))]
-[Description("Integrated gradients (Gauss–Legendre, Steps steps) of one Size×Size image through Model (ShapesNet, or a small 4-8-16-channel CNN where per-call overhead dominates), one libtorch thread: batched (one pass of Steps rows) vs one forward+backward per step; plus a bare forward+backward at batch Steps for the overhead.")]
+[Description("Integrated gradients (Gauss–Legendre, Steps steps) of one Size×Size image through Model (ShapesNet; a small 4-8-16-channel CNN; a 64-64-64-11 tabular MLP on one 64-feature row, where per-call overhead dominates), one libtorch thread: batched (one pass of Steps rows) vs one forward+backward per step; plus a bare forward+backward at batch Steps for the overhead.")]
 public class IntegratedGradientsBenchmarks : ISmokeTestable
 {
     private nn.Module<Tensor, Tensor> model = null!;
@@ -24,8 +24,8 @@ public class IntegratedGradientsBenchmarks : ISmokeTestable
     private IntegratedGradientsOptions options = null!;
     private int threadsBefore;
 
-    /// <summary>The model: the zoo's ShapesNet or a small seeded CNN (4-8-16 channels).</summary>
-    [Params("shapesnet", "smallcnn")]
+    /// <summary>The model: the zoo's ShapesNet, a small seeded CNN (4-8-16 channels), or a tabular MLP (64-64-64-11) on 64 features.</summary>
+    [Params("shapesnet", "smallcnn", "mlp")]
     public string Model { get; set; } = "shapesnet";
 
     /// <summary>Integration steps.</summary>
@@ -49,9 +49,16 @@ public class IntegratedGradientsBenchmarks : ISmokeTestable
         threadsBefore = torch.get_num_threads();
         torch.set_num_threads(1);
         // ShapesNet: compute-bound (17 M multiply-adds per image); the small CNN: per-call overhead dominates.
-        model = Model == "shapesnet" ? ModelZoo.ShapesNet() : ReferenceModels.SmallCnn(3, 11, width: 4, seed: 1);
-        image = rand(new long[] { 1, 3, Size, Size }, generator: new Generator(2));
-        batch = rand(new long[] { Steps, 3, Size, Size }, generator: new Generator(3));
+        // The MLP: a tabular model, where each pass is microseconds of arithmetic and per-call overhead dominates.
+        model = Model switch
+        {
+            "shapesnet" => ModelZoo.ShapesNet(),
+            "smallcnn" => ReferenceModels.SmallCnn(3, 11, width: 4, seed: 1),
+            _ => ReferenceModels.Mlp(64, new[] { 64, 64 }, 11, seed: 1),
+        };
+        var row = Model == "mlp" ? new long[] { 64 } : new long[] { 3, Size, Size };
+        image = rand(new long[] { 1 }.Concat(row).ToArray(), generator: new Generator(2));
+        batch = rand(new long[] { Steps }.Concat(row).ToArray(), generator: new Generator(3));
         ig = new IntegratedGradients(model);
         options = new IntegratedGradientsOptions(Steps, IntegrationRule.GaussLegendre, InternalBatchSize: Steps);
     }
