@@ -11,13 +11,7 @@ public class AttributionStudyCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = InterpCli.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Infrastructure.CliRunner.Run(args);
 
     [Fact]
     public void Attribute_quick_writes_the_grid_overlays_and_the_issues_metrics()

@@ -10,13 +10,7 @@ public class FeatvizCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = InterpCli.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Infrastructure.CliRunner.Run(args);
 
     [Fact]
     public void Featviz_quick_writes_grids_traces_and_the_gain_metrics()
