@@ -16,7 +16,9 @@ public sealed record OcclusionOptions(int WindowHeight = 8, int WindowWidth = 8,
 /// Occlusion (Zeiler &amp; Fergus 2014, "Visualizing and Understanding Convolutional Networks"), with Captum's
 /// semantics: a window of every channel slides over the image; each position's effect is S(x) − S(x with the window set
 /// to the baseline), and a pixel's attribution is the mean effect of the windows that cover it (0 where none does).
-/// All windows of an input are evaluated in batches of <see cref="OcclusionOptions.BatchSize"/>.
+/// All windows of an input are evaluated in batches of <see cref="OcclusionOptions.BatchSize"/>. Built on a
+/// <see cref="SpatialChain"/>, it recomputes for each window only the part of every layer the window reaches (incremental
+/// inference, exact: see <see cref="SpatialChain"/>) instead of a whole forward pass per occluded image.
 /// </summary>
 /// <example><code>using var r = new Occlusion(model).Attribute(image, 3, new OcclusionOptions(8, 8, 4, 4));  // [1, 3, H, W]</code></example>
 public sealed class Occlusion : AttributionMethod<OcclusionOptions>
@@ -26,6 +28,20 @@ public sealed class Occlusion : AttributionMethod<OcclusionOptions>
 
     /// <summary>Wraps a forward function.</summary>
     public Occlusion(Func<Tensor, Tensor> forward) : base(forward) { }
+
+    /// <summary>
+    /// Wraps a model given as a chain of local stages and a head (e.g. <c>ShapesNet.AsSpatialChain()</c> or
+    /// <see cref="SpatialChain.FromSequential"/>): the same attributions, computed by incremental inference.
+    /// </summary>
+    public Occlusion(SpatialChain chain) : base(Chain(chain).Forward) => this.chain = chain;
+
+    private readonly SpatialChain? chain;
+
+    private static SpatialChain Chain(SpatialChain chain)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        return chain;
+    }
 
     /// <inheritdoc />
     public override string Name => "occlusion";
@@ -58,18 +74,30 @@ public sealed class Occlusion : AttributionMethod<OcclusionOptions>
             var row = input[b].unsqueeze(0);
             var target = targets[b].unsqueeze(0);
             var full = GradientCore.Scores(Forward(row), target, targetParameter);      // [1]
+            var incremental = chain is null ? null : new IncrementalOcclusion(chain, row);
             var effects = new List<Tensor>();
             for (long start = 0; start < masks.shape[0]; start += o.BatchSize)
             {
-                var m = masks.narrow(0, start, Math.Min(o.BatchSize, masks.shape[0] - start));
-                var occluded = row * (1 - m) + o.Baseline * m;                          // [n, C, H, W]
-                effects.Add(full - GradientCore.Scores(Forward(occluded), target.expand(m.shape[0]), targetParameter));
+                var count = Math.Min(o.BatchSize, masks.shape[0] - start);
+                Tensor logits;
+                if (incremental is not null)
+                {
+                    var top = Enumerable.Range((int)start, (int)count).Select(i => (long)ys[i / xs.Length]).ToArray();
+                    var left = Enumerable.Range((int)start, (int)count).Select(i => (long)xs[i % xs.Length]).ToArray();
+                    logits = incremental.Logits(top, left, o.WindowHeight, o.WindowWidth, o.Baseline);
+                }
+                else
+                {
+                    var m = masks.narrow(0, start, count);
+                    logits = Forward(row * (1 - m) + o.Baseline * m);                   // occluded images [n, C, H, W]
+                }
+                effects.Add(full - GradientCore.Scores(logits, target.expand(count), targetParameter));
             }
             var effect = cat(effects, 0);                                               // [K]
             var summed = (effect.reshape(-1, 1, 1, 1) * masks).sum(new long[] { 0 });   // [1, H, W]
             var map = torch.where(coverage > 0, summed / coverage.clamp_min(1), zeros_like(summed));
             rows.Add(map.expand(input.shape[1], h, w));
         }
-        return new AttributionResult(stack(rows, 0), Name, new Dictionary<string, double> { ["windows"] = masks.shape[0] });
+        return new AttributionResult(stack(rows, 0), Name, new Dictionary<string, double> { ["windows"] = masks.shape[0], ["incremental"] = chain is null ? 0 : 1 });
     }
 }

@@ -137,7 +137,8 @@ public sealed class AttributionStudy : Study
 
     /// <summary>
     /// The perturbation methods as the study runs them, on images <c>[1, 3, H, W]</c>: occlusion (8×8 windows, stride 4;
-    /// all windows batched through <paramref name="batches"/>), and, on a grid of 8×8-pixel segments, feature ablation,
+    /// all windows batched through <paramref name="batches"/>; on ShapesNet by exact incremental inference over its
+    /// <see cref="SpatialChain"/>), and, on a grid of 8×8-pixel segments, feature ablation,
     /// Shapley value sampling, KernelSHAP and LIME (quick mode: fewer samples).
     /// </summary>
     public static IReadOnlyList<AttributionStudyMethod> PerturbationMethods(nn.Module<Tensor, Tensor> model, bool quick, int seed, IBatchRunner? batches = null)
@@ -145,10 +146,11 @@ public sealed class AttributionStudy : Study
         batches ??= FixedBatchRunner.Instance;
         Tensor Mask(Tensor x) => FeatureMasks.Grid((int)x.shape[2], (int)x.shape[3], 8).to(x.device);
         int permutations = quick ? 3 : 10, samples = quick ? 64 : 400;
+        var occlusion = model is ShapesNet shapes ? new Occlusion(shapes.AsSpatialChain()) : new Occlusion(model);
         return new AttributionStudyMethod[]
         {
             new("occlusion", "occlusion (8×8 window, stride 4)", (x, t) => batches.Run($"occlusion:{string.Join('x', x.shape)}", 128,
-                b => new Occlusion(model).Attribute(x, t, new OcclusionOptions(8, 8, 4, 4, BatchSize: b)))),
+                b => occlusion.Attribute(x, t, new OcclusionOptions(8, 8, 4, 4, BatchSize: b)))),
             new("feature_ablation", "feature ablation (8×8 segments)", (x, t) => new FeatureAblation(model).Attribute(x, t, new FeatureAblationOptions(Mask(x)))),
             new("shapley_value_sampling", $"Shapley sampling ({permutations} orderings of 8×8 segments)", (x, t) => new ShapleyValueSampling(model).Attribute(x, t,
                 new ShapleyValueSamplingOptions(Mask(x), Permutations: permutations, Seed: seed))),
