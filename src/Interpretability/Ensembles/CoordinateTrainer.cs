@@ -136,7 +136,7 @@ public static class CoordinateTrainer
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
                 optimizer.zero_grad();
                 var error = network.forward(coords.index_select(0, idx)) - pixels.index_select(0, idx);
-                var loss = error.pow(2).mean();
+                var loss = (error * error).mean();
                 loss.backward();
                 optimizer.step();
                 sumSquares += loss.ToDouble() * n;                            // loss is the mean over n·C entries

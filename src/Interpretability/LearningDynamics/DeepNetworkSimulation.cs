@@ -193,7 +193,7 @@ public static class DeepNetworkSimulation
                 using var stepScope = NewDisposeScope();
                 var (activations, preActivations, output) = Forward(x, weights, options.Activation);
                 var error = output - y;                                       // [P, N3]
-                var loss = error.square().sum() * 0.5;
+                var loss = (error * error).sum() * 0.5;   // not square(): its temporary Scalar can be finalised mid-call (TorchSharp keeps no reference)
                 bool record = step % options.RecordEvery == 0 || step == steps;
                 bool check = step % 50 == 0 || step == steps || record && recordedSteps.Count < 2;
                 if (record)
@@ -359,7 +359,7 @@ public static class DeepNetworkSimulation
             delta = delta.matmul(weights[l]);                                // ∂L/∂act[l]
             delta = activation switch
             {
-                HiddenActivation.Tanh => delta * (1 - activations[l].square()),
+                HiddenActivation.Tanh => delta * (1 - activations[l] * activations[l]),
                 HiddenActivation.ReLU => delta * preActivations[l - 1].gt(0).to_type(ScalarType.Float64),
                 _ => delta,
             };
