@@ -26,7 +26,8 @@ public sealed class DevicesStudy : Study
         metrics.Set("logical_cores", Environment.ProcessorCount);
         // The start-up check of CPU convolution gradients (oneDNN is turned off where they are wrong).
         var conv = TorchRuntime.ApplyCpuWorkarounds();
-        metrics.Set("cpu_conv_gradient_error", conv.GradientErrorBefore);
+        if (double.IsFinite(conv.GradientErrorBefore)) metrics.Set("cpu_conv_gradient_error", conv.GradientErrorBefore);
+        else metrics.Set("cpu_conv_gradient_error", "non-finite (NaN gradients)");
         metrics.Set("mkldnn_disabled", conv.MkldnnDisabled);
         metrics.Set("cuda_available", inventory.TorchCudaAvailable);
         metrics.Set("cuda_device_count", inventory.TorchDeviceCount);

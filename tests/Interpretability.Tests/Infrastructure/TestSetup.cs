@@ -23,6 +23,17 @@ public sealed class MemoryCollection
     public const string Name = "Memory (runs alone)";
 }
 
+/// <summary>
+/// Tests that change process-wide switches (oneDNN on or off) or would be disturbed by them (retraining ShapesNet with
+/// oneDNN re-enabled for its verified layers) run alone, never beside other tests.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessSwitchCollection
+{
+    /// <summary>Collection name.</summary>
+    public const string Name = "Process-wide switches (runs alone)";
+}
+
 /// <summary>Helpers to measure native memory growth.</summary>
 public static class MemoryProbe
 {

@@ -2,6 +2,7 @@ using FsCheck.Xunit;
 using Interpretability.Cli;
 using Interpretability.Models;
 using Interpretability.Probing;
+using Interpretability.Tests.Infrastructure;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -217,6 +218,7 @@ public sealed class ZooTests
 }
 
 /// <summary>Retrains ShapesNet from scratch with the shipped recipe (minutes): the recipe, not just the bits, reaches the goal.</summary>
+[Collection(ProcessSwitchCollection.Name)]
 public sealed class ShapesNetRetrainingTests
 {
     [Fact]
