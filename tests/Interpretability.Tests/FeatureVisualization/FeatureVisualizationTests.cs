@@ -573,7 +573,9 @@ public class FeatureVisualizationBenchmarkTests
         try
         {
             Assert.True(double.IsFinite(bench.RawForwardBackward()));
+            Assert.True(double.IsFinite(bench.RawForwardBackwardAtTransformedSize()));
             Assert.True(double.IsFinite(bench.FeatureVisualizationStep()));
+            Assert.Equal((32 + 12, 32 + 12), bench.TransformedSize);                 // tiny size 32; pad 12, jitter 8 and 4
         }
         finally
         {
