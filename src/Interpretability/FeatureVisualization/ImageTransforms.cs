@@ -28,6 +28,7 @@ public abstract class ImageTransform
     }
 
     /// <summary>One uniform draw from <paramref name="choices"/> per image.</summary>
+    /// <returns><c>[B]</c> float32 on <paramref name="device"/>.</returns>
     protected static Tensor Choose(IReadOnlyList<double> choices, long batch, Generator generator, Device device)
     {
         using var scope = NewDisposeScope();
