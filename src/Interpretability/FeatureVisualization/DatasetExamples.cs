@@ -48,6 +48,9 @@ public sealed record DatasetExampleSet(Tensor Indices, Tensor Values, Tensor Mea
 /// <summary>Dataset examples (Lucid's "dataset examples" beside a feature visualisation).</summary>
 public static class DatasetExamples
 {
+    /// <summary>Images per forward pass unless the caller says otherwise (<see cref="TopK"/>, <see cref="ChannelMeans(nn.Module{Tensor, Tensor}, string, Tensor, int)"/>).</summary>
+    public const int DefaultBatchSize = 250;
+
     /// <summary>
     /// Runs <paramref name="model"/> over <paramref name="images"/> in batches and keeps, per channel of
     /// <paramref name="layer"/>, the <paramref name="k"/> images with the largest maximum over positions, and the mean
@@ -58,8 +61,9 @@ public static class DatasetExamples
     /// <param name="images"><c>[N, 3, H, W]</c> on the model's device.</param>
     /// <param name="channels">Channels to rank; null = all.</param>
     /// <param name="k">Images per channel (at most N).</param>
-    /// <param name="batchSize">Images per forward pass.</param>
-    public static DatasetExampleSet TopK(nn.Module<Tensor, Tensor> model, string layer, Tensor images, IReadOnlyList<int>? channels = null, int k = 9, int batchSize = 250)
+    /// <param name="batchSize">Images per forward pass; every image is ranked on its own, so the result does not depend
+    /// on it (up to the last bits of a convolution algorithm chosen per batch shape).</param>
+    public static DatasetExampleSet TopK(nn.Module<Tensor, Tensor> model, string layer, Tensor images, IReadOnlyList<int>? channels = null, int k = 9, int batchSize = DefaultBatchSize)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(images);
@@ -111,6 +115,29 @@ public static class DatasetExamples
         var a = capture[layer];
         using var scope = NewDisposeScope();
         return (a.dim() > 2 ? a.flatten(2).mean(new long[] { 2 }) : a.clone()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="ChannelMeans(nn.Module{Tensor, Tensor}, string, Tensor)"/> in forward passes of at most
+    /// <paramref name="batchSize"/> images (each image's means are its own, so the result does not depend on the split).
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="layer">Layer path.</param>
+    /// <param name="images"><c>[B, 3, H, W]</c>.</param>
+    /// <param name="batchSize">Images per forward pass (≥ 1).</param>
+    /// <returns><c>[B, C]</c> float32.</returns>
+    public static Tensor ChannelMeans(nn.Module<Tensor, Tensor> model, string layer, Tensor images, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(images);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
+        long n = images.shape[0];
+        if (n <= batchSize) return ChannelMeans(model, layer, images);
+        using var scope = NewDisposeScope();
+        var parts = new List<Tensor>();
+        for (long start = 0; start < n; start += batchSize)
+            parts.Add(ChannelMeans(model, layer, images.narrow(0, start, Math.Min(batchSize, n - start))));
+        return cat(parts, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>A montage of the top images of one row of <paramref name="set"/> in a square grid with 1-pixel white gaps: <c>[3, H', W']</c>.</summary>

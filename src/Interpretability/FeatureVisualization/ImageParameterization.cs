@@ -89,9 +89,22 @@ public static class ColorDecorrelation
     /// <returns><c>[B, 3, H, W]</c> (not yet squashed into [0, 1]).</returns>
     public static Tensor ToRgb(Tensor t)
     {
+        ArgumentNullException.ThrowIfNull(t);
         using var scope = NewDisposeScope();
-        using var c = Normalized(t.device);
-        return einsum("ij,bjhw->bihw", c, t).MoveToOuterDisposeScope();
+        return Mix(Normalized(t.device).to(t.dtype), t).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <c>out[b, :, …] = matrix · t[b, :, …]</c> as one batched matrix product (contiguous output, unlike <c>einsum</c>'s
+    /// permuted one); the parameterisations call it with their own copy of C, made once.
+    /// </summary>
+    /// <param name="matrix"><c>[3, 3]</c> of <paramref name="t"/>'s dtype and device.</param>
+    /// <param name="t"><c>[B, 3, …]</c>.</param>
+    /// <returns>The shape of <paramref name="t"/>.</returns>
+    internal static Tensor Mix(Tensor matrix, Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return matrix.matmul(t.reshape(t.shape[0], t.shape[1], -1)).reshape(t.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>The inverse of <see cref="ToRgb"/>: <c>t = C⁻¹ rgb</c>.</summary>
@@ -100,7 +113,7 @@ public static class ColorDecorrelation
     {
         using var scope = NewDisposeScope();
         var inverse = linalg.inv(Normalized(rgb.device).to(ScalarType.Float64)).to(rgb.dtype);
-        return einsum("ij,bjhw->bihw", inverse, rgb).MoveToOuterDisposeScope();
+        return Mix(inverse, rgb).MoveToOuterDisposeScope();
     }
 }
 
@@ -111,6 +124,7 @@ public static class ColorDecorrelation
 public sealed class PixelImage : ImageParameterization
 {
     private readonly Parameter pixels;
+    private readonly Tensor? colour;                                    // [3, 3] C on the parameters' device, made once
 
     /// <summary>Random pixels drawn from <paramref name="generator"/> (or the global RNG).</summary>
     /// <param name="batch">Images optimised together.</param>
@@ -127,12 +141,15 @@ public sealed class PixelImage : ImageParameterization
         using var scope = NewDisposeScope();
         var init = randn(new long[] { batch, 3, height, width }, generator: generator) * (float)sd;
         pixels = new Parameter(init.to(device ?? CPU).DetachFromDisposeScope());
+        colour = decorrelate ? ColorDecorrelation.Normalized(pixels.device).DetachFromDisposeScope() : null;
     }
 
     private PixelImage(Tensor logits, bool decorrelate) : base((int)logits.shape[0], (int)logits.shape[2], (int)logits.shape[3])
     {
         Decorrelate = decorrelate;
         pixels = new Parameter(logits);
+        using var scope = NewDisposeScope();
+        colour = decorrelate ? ColorDecorrelation.Normalized(pixels.device).DetachFromDisposeScope() : null;
     }
 
     /// <summary>A parameterisation whose <see cref="Image"/> is <paramref name="image"/> (values are clamped into (0, 1)).</summary>
@@ -160,8 +177,15 @@ public sealed class PixelImage : ImageParameterization
     public override Tensor Image()
     {
         using var scope = NewDisposeScope();
-        var t = Decorrelate ? ColorDecorrelation.ToRgb(pixels) : (Tensor)pixels;
+        var t = colour is null ? (Tensor)pixels : ColorDecorrelation.Mix(colour, pixels);
         return t.sigmoid().MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        colour?.Dispose();
     }
 }
 
@@ -174,7 +198,8 @@ public sealed class PixelImage : ImageParameterization
 public sealed class FourierImage : ImageParameterization
 {
     private readonly Parameter spectrum;
-    private readonly Tensor scale;
+    private readonly Tensor scale;                                      // [H, W/2 + 1]: Scale(...) / 4 (the ÷ 4 folded in), made once
+    private readonly Tensor? colour;                                    // [3, 3] C on the parameters' device, made once
 
     /// <summary>A random spectrum drawn from <paramref name="generator"/> (or the global RNG).</summary>
     /// <param name="batch">Images optimised together.</param>
@@ -193,7 +218,7 @@ public sealed class FourierImage : ImageParameterization
         using var scope = NewDisposeScope();
         var init = randn(new long[] { batch, 3, height, width / 2 + 1, 2 }, generator: generator) * (float)sd;
         spectrum = new Parameter(init.to(device ?? CPU).DetachFromDisposeScope());
-        scale = Scale(height, width, decayPower, device).DetachFromDisposeScope();
+        (scale, colour) = Constants(height, width, decayPower, decorrelate, spectrum.device);
     }
 
     private FourierImage(Tensor spec, int height, int width, bool decorrelate, double decayPower) : base((int)spec.shape[0], height, width)
@@ -201,8 +226,16 @@ public sealed class FourierImage : ImageParameterization
         Decorrelate = decorrelate;
         DecayPower = decayPower;
         spectrum = new Parameter(spec);
+        (scale, colour) = Constants(height, width, decayPower, decorrelate, spectrum.device);
+    }
+
+    /// <summary>The tensors <see cref="Image"/> reuses every step: the 1/f scale with the ÷ 4 folded in, and C.</summary>
+    private static (Tensor Scale, Tensor? Colour) Constants(int height, int width, double decayPower, bool decorrelate, Device device)
+    {
         using var scope = NewDisposeScope();
-        scale = Scale(height, width, decayPower, spectrum.device).DetachFromDisposeScope();
+        var s = (Scale(height, width, decayPower, device) / 4f).DetachFromDisposeScope();
+        var c = decorrelate ? ColorDecorrelation.Normalized(device).DetachFromDisposeScope() : null;
+        return (s, c);
     }
 
     /// <summary>
@@ -254,9 +287,9 @@ public sealed class FourierImage : ImageParameterization
     public override Tensor Image()
     {
         using var scope = NewDisposeScope();
-        var complex = view_as_complex(spectrum) * scale;
-        var t = fft.irfft2(complex, s: new long[] { Height, Width }) / 4f;
-        if (Decorrelate) t = ColorDecorrelation.ToRgb(t);
+        var complex = view_as_complex(spectrum) * scale;                // scale holds the ÷ 4
+        var t = fft.irfft2(complex, s: new long[] { Height, Width });
+        if (colour is not null) t = ColorDecorrelation.Mix(colour, t);
         return t.sigmoid().MoveToOuterDisposeScope();
     }
 
@@ -265,6 +298,7 @@ public sealed class FourierImage : ImageParameterization
     {
         base.Dispose(disposing);
         scale.Dispose();
+        colour?.Dispose();
     }
 }
 

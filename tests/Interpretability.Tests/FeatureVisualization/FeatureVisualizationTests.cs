@@ -220,6 +220,113 @@ public class TransformTests
         using var g = new Generator(0);
         Assert.Throws<ArgumentException>(() => new JitterTransform(8).Apply(zeros(1, 3, 6, 6), g));
     }
+
+    /// <summary>
+    /// A smooth test picture: 0.5 plus low-frequency waves (periods ≥ 32 pixels, a phase per image and colour) under a
+    /// window that falls smoothly to 0 at the edges, so the picture is 0.5 at its border (as Lucid's padding is) and bilinear
+    /// interpolation of it is accurate to a few thousandths.
+    /// </summary>
+    private static Tensor Smooth(int batch, int h, int w, ulong seed)
+    {
+        using var g = new Generator(seed);
+        var phase = rand(new long[] { batch, 3, 1, 1 }, generator: g) * (float)(2 * Math.PI);
+        var y = arange(h, dtype: ScalarType.Float32).reshape(1, 1, h, 1);
+        var x = arange(w, dtype: ScalarType.Float32).reshape(1, 1, 1, w);
+        var window = ((y + 0.5f) * (float)(Math.PI / h)).sin().pow(2) * ((x + 0.5f) * (float)(Math.PI / w)).sin().pow(2);
+        var wave = 0.25f * (x * (float)(2 * Math.PI / 40) + y * (float)(2 * Math.PI / 90) + phase).cos()
+                 + 0.2f * (y * (float)(2 * Math.PI / 32) - phase * 2f).cos();
+        return (0.5f + window * wave).contiguous();
+    }
+
+    /// <summary>A deterministic shift by <paramref name="dx"/> (normalised units): an affine transform whose order matters.</summary>
+    private sealed class Shift(double dx) : RandomAffineTransform
+    {
+        public override double[] DrawMatrices(long batch, Generator generator)
+        {
+            var theta = new double[6 * batch];
+            for (long i = 0; i < batch; i++) { theta[6 * i] = 1; theta[6 * i + 2] = dx; theta[6 * i + 4] = 1; }
+            return theta;
+        }
+    }
+
+    [Fact]
+    public void Fused_scale_and_rotate_are_one_independently_computed_resample_with_the_same_draws()
+    {
+        var x = Smooth(3, 40, 36, 1);
+        var stack = new ImageTransform[] { new RandomScaleTransform(), new RandomRotateTransform() };
+        using var g = new Generator(5);
+        var fused = ImageTransforms.Apply(x, stack, g);
+
+        // by hand: the same generator draws a scale index per image, then an angle index per image; θ = (1/s)·R(α)
+        using var g2 = new Generator(5);
+        var si = randint(0, RandomScaleTransform.LucidScales.Count, new long[] { 3 }, generator: g2).data<long>().ToArray();
+        var ai = randint(0, RandomRotateTransform.LucidDegrees.Count, new long[] { 3 }, generator: g2).data<long>().ToArray();
+        var theta = new float[18];
+        for (int i = 0; i < 3; i++)
+        {
+            double s = RandomScaleTransform.LucidScales[(int)si[i]], a = RandomRotateTransform.LucidDegrees[(int)ai[i]] * Math.PI / 180;
+            theta[6 * i] = (float)(Math.Cos(a) / s); theta[6 * i + 1] = (float)(-Math.Sin(a) / s);
+            theta[6 * i + 3] = (float)(Math.Sin(a) / s); theta[6 * i + 4] = (float)(Math.Cos(a) / s);
+        }
+        Assert.Contains(ai, a => RandomRotateTransform.LucidDegrees[(int)a] != 0);       // a real rotation is in the test
+        var grid = nn.functional.affine_grid(tensor(theta).reshape(3, 2, 3), x.shape, align_corners: false);
+        var expected = nn.functional.grid_sample(x, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: false);
+        Assert.Equal(x.shape, fused.shape);
+        Assert.True(fused.allclose(expected, rtol: 0, atol: 1e-5), $"max error {(fused - expected).abs().max().ToDouble()}");
+        // and the generator is left where the two separate draws leave it
+        Assert.Equal(randint(0, 1000, new long[] { 4 }, generator: g2).data<long>().ToArray(), randint(0, 1000, new long[] { 4 }, generator: g).data<long>().ToArray());
+    }
+
+    [Fact]
+    public void Composition_applies_the_first_transform_first()
+    {
+        using var g = new Generator(0);
+        var shift = new Shift(0.3).DrawMatrices(1, g);
+        var quarter = new RandomRotateTransform(new[] { 90.0 }).DrawMatrices(1, g);
+        // output position (1, 0): the rotation (second) maps it to (0, 1) in the shift's output, the shift to (0.3, 1)
+        var t = RandomAffineTransform.Compose(shift, quarter);
+        Assert.Equal(0.3, t[0] * 1 + t[1] * 0 + t[2], 12);
+        Assert.Equal(1.0, t[3] * 1 + t[4] * 0 + t[5], 12);
+        var reverse = RandomAffineTransform.Compose(quarter, shift);                 // rotate first: (1.3, 0) → (0, 1.3)
+        Assert.Equal(0.0, reverse[0] + reverse[2], 12);
+        Assert.Equal(1.3, reverse[3] + reverse[5], 12);
+    }
+
+    public static TheoryData<string> FusedStacks => new() { "shift-rotate-scale", "standard" };
+
+    [Theory]
+    [MemberData(nameof(FusedStacks))]
+    public void Fused_stack_matches_resampling_after_every_transform_up_to_interpolation(string name)
+    {
+        IReadOnlyList<ImageTransform> stack = name == "standard"
+            ? ImageTransforms.Standard()
+            : new ImageTransform[] { new Shift(0.25), new RandomRotateTransform(new[] { -10.0, 7.0, 10.0 }), new RandomScaleTransform() };
+        var x = Smooth(4, 48, 44, 2);
+        Tensor Run(ulong seed, bool fuse) { using var g = new Generator(seed); return ImageTransforms.Apply(x, stack, g, fuseAffine: fuse); }
+        var fused = Run(3, true);
+        var separate = Run(3, false);
+        Assert.Equal(separate.shape, fused.shape);
+        // Separate resamples clamp at the border of every intermediate picture, the fused one only at the input's. With
+        // Lucid's padding both borders are the constant 0.5, so the whole picture compares; a bare shift pulls picture
+        // content to the intermediate's edge, so there only the centre (12 pixels in: beyond the shift of 5.5 pixels plus
+        // what a 10° rotation and 10% zoom move) compares.
+        Tensor Centre(Tensor t) => name == "standard" ? t : t.narrow(2, 12, t.shape[2] - 24).narrow(3, 12, t.shape[3] - 24);
+        double difference = (Centre(fused) - Centre(separate)).abs().max().ToDouble();
+        // two bilinear interpolations of waves with periods ≥ 32 pixels differ from one by a few thousandths; the same
+        // stack with other random draws (another seed: other angles, scales, jitter offsets) moves pixels by far more
+        Assert.True(difference < 0.01, $"fused vs separate: max difference {difference}");
+        double other = (Centre(Run(4, false)) - Centre(separate)).abs().max().ToDouble();
+        Assert.True(other > 5 * difference && other > 0.05, $"another seed differs by only {other} (fused vs separate {difference})");
+        // a fused run is seeded
+        Assert.True(Run(3, true).equal(fused).all().item<bool>());
+    }
+
+    [Fact]
+    public void Resample_checks_the_number_of_matrices()
+    {
+        var e = Assert.Throws<ArgumentException>(() => RandomAffineTransform.Resample(zeros(2, 3, 8, 8), new double[6]));
+        Assert.Equal("theta", e.ParamName);
+    }
 }
 
 public class ObjectiveTests
@@ -466,7 +573,9 @@ public class FeatureVisualizationBenchmarkTests
         try
         {
             Assert.True(double.IsFinite(bench.RawForwardBackward()));
+            Assert.True(double.IsFinite(bench.RawForwardBackwardAtTransformedSize()));
             Assert.True(double.IsFinite(bench.FeatureVisualizationStep()));
+            Assert.Equal((32 + 12, 32 + 12), bench.TransformedSize);                 // tiny size 32; pad 12, jitter 8 and 4
         }
         finally
         {

@@ -164,17 +164,25 @@ public sealed class FeatureVisualizationStudy : Study
             double f0 = 0.05 + 0.9 * li / layers.Count, f1 = 0.05 + 0.9 * (li + 1) / layers.Count;
             Report(context, $"{layer}: dataset examples", f0);
             int channelCount = ChannelCount(model, layer, test);
+            // The scans over the test set rank every image on its own, so they run in whatever batches the context's runner
+            // picks (on CUDA: halved on out-of-memory and remembered per key) with the same result.
+            var scanKey = $"featviz-dataset-examples:{layer}:{string.Join('x', test.shape)}";
             double[] allMeans;
-            using (var full = DatasetExamples.TopK(model, layer, test, null, k: 1)) allMeans = full.MeanActivation.data<double>().ToArray();
+            using (var full = context.Batches.Run(scanKey, DatasetExamples.DefaultBatchSize, b => DatasetExamples.TopK(model, layer, test, null, k: 1, batchSize: b)))
+                allMeans = full.MeanActivation.data<double>().ToArray();
             int layerDead = allMeans.Count(m => m <= 0);
             var channels = PickChannels(channelCount, quick, allMeans);
-            using var examples = DatasetExamples.TopK(model, layer, test, channels, k: quick ? 4 : 9);
+            using var examples = context.Batches.Run(scanKey, DatasetExamples.DefaultBatchSize, b => DatasetExamples.TopK(model, layer, test, channels, k: quick ? 4 : 9, batchSize: b));
             var means = examples.MeanActivation.data<double>().ToArray();
 
             int tilesPer = options.Objective == "diversity" ? (quick ? 2 : options.DiverseTiles) : 1;
             var images = new List<Tensor>();
             var traces = new List<IReadOnlyList<double>>();
             var layerWatch = System.Diagnostics.Stopwatch.StartNew();
+            // The optimisation is not routed through context.Batches: splitting its batch would change the pictures. The
+            // diversity objective couples the images of a batch, and even for independent channel objectives the initial
+            // spectra and the transforms' random draws come from one generator stream over the whole batch, so a smaller
+            // batch would give each image other random values. All requested channels are optimised as one batch.
             var groups = options.Objective == "diversity" ? channels.Select(c => new[] { c }).ToList() : new List<int[]> { channels.ToArray() };
             for (int g = 0; g < groups.Count; g++)
             {
@@ -208,7 +216,9 @@ public sealed class FeatureVisualizationStudy : Study
                 }
             }
             var all = cat(images, 0);                                              // [channels × tilesPer, 3, H, W], channel-major
-            using var optimisedMeans = DatasetExamples.ChannelMeans(model, layer, all.to(context.Device));
+            var allOnDevice = all.to(context.Device);                              // the study's dispose scope frees it
+            using var optimisedMeans = context.Batches.Run($"featviz-channel-means:{layer}:{string.Join('x', allOnDevice.shape)}", DatasetExamples.DefaultBatchSize,
+                b => DatasetExamples.ChannelMeans(model, layer, allOnDevice, b));
             var om = optimisedMeans.cpu();
             var optimised = new double[channels.Count];
             var gains = new double[channels.Count];
