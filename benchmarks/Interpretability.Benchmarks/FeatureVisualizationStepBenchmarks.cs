@@ -67,7 +67,8 @@ public class FeatureVisualizationStepBenchmarks : ISmokeTestable
         using (var g = new Generator(3)) rawTransformed = new Parameter(rand(new long[] { 1, 3, th, tw }, generator: g));
         // Where the CPU check turned oneDNN off, use it for this model if its own layers verify against float64, so the
         // baseline is the fast convolution a user gets (otherwise the slow fallback would flatter the overhead ratio).
-        oneDnn = Interpretability.TorchRuntime.UseOneDnnWhereVerified(model, rawTransformed.detach());
+        // Not in the smoke test (tiny sizes): the switch is process-wide and other tests run beside it there.
+        if (!tiny) oneDnn = Interpretability.TorchRuntime.UseOneDnnWhereVerified(model, rawTransformed.detach());
     }
 
     private IDisposable? oneDnn;
