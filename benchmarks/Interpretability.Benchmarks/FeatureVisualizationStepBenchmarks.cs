@@ -78,27 +78,21 @@ public class FeatureVisualizationStepBenchmarks : ISmokeTestable
 
     /// <summary>Baseline: forward of the model and backward of its summed output to the input image.</summary>
     [Benchmark(Baseline = true)]
-    public double RawForwardBackward()
-    {
-        using var scope = NewDisposeScope();
-        var y = model.call(raw).sum();
-        y.backward(inputs: new Tensor[] { raw });
-        raw.grad!.zero_();
-        recorder.Clear();
-        return y.ToDouble();
-    }
+    public double RawForwardBackward() => ForwardBackward(raw);
 
     /// <summary>
     /// The baseline at the size the model sees after the transforms (pad 12, jitter 8 and 4: H + 12): the part of the
     /// step's overhead that is only the larger picture.
     /// </summary>
     [Benchmark]
-    public double RawForwardBackwardAtTransformedSize()
+    public double RawForwardBackwardAtTransformedSize() => ForwardBackward(rawTransformed);
+
+    private double ForwardBackward(Parameter input)
     {
         using var scope = NewDisposeScope();
-        var y = model.call(rawTransformed).sum();
-        y.backward(inputs: new Tensor[] { rawTransformed });
-        rawTransformed.grad!.zero_();
+        var y = model.call(input).sum();
+        y.backward(inputs: new Tensor[] { input });
+        input.grad!.zero_();
         recorder.Clear();
         return y.ToDouble();
     }

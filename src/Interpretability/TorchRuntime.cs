@@ -36,7 +36,8 @@ public static class TorchRuntime
     /// process returned relative errors of 1.4e-7, 0.27, 0.35 or NaN from one call to the next (oneDNN's
     /// <c>jit:avx512_core</c> backward-data kernel reading memory it did not initialise, by the look of it), and capping
     /// oneDNN at AVX2 fixed the probe's shape but not others (LRP, DeepLift and circuit tests failed). So the probe runs
-    /// three times, NaN counts as wrong, and any wrong run turns oneDNN off.
+    /// three times at the current thread count and twice at one thread (where the fault showed every time), NaN counts
+    /// as wrong, and any wrong run turns oneDNN off.
     /// </para>
     /// </summary>
     /// <returns>What the probe measured and whether oneDNN was disabled.</returns>
@@ -131,9 +132,9 @@ public static class TorchRuntime
                 var g = torch.autograd.grad(new[] { (y * r.to_type(type)).sum() }, new[] { xi, wi });
                 return (y.detach(), g[0], g[1]);
             }
-            var reference2 = Run(torch.float64);
+            var reference = Run(torch.float64);
             var single = Run(torch.float32);
-            foreach (var (a, b) in new[] { (single.Y, reference2.Y), (single.Gx, reference2.Gx), (single.Gw, reference2.Gw) })
+            foreach (var (a, b) in new[] { (single.Y, reference.Y), (single.Gx, reference.Gx), (single.Gw, reference.Gw) })
             {
                 var error = ((a.to_type(torch.float64) - b).norm() / b.norm().clamp_min(1e-300)).item<double>();
                 if (!(error <= 1e-4)) return false;
@@ -154,14 +155,30 @@ public static class TorchRuntime
         }
     }
 
-    /// <summary>The worst of three probes (NaN as +∞): one probe can pass by chance where memory is read uninitialised.</summary>
+    /// <summary>
+    /// The worst of three probes at the current thread count and two at one thread (NaN as +∞). With two threads the
+    /// faulty kernel sometimes passes by chance (three passing probes at start-up, then NaN, were seen on 2026-12-03);
+    /// with one thread it was wrong every time.
+    /// </summary>
     private static double WorstConvolutionGradientError()
     {
         double worst = 0;
-        for (int i = 0; i < 3; i++)
+        void Probe()
         {
             var e = ConvolutionGradientError();
             worst = double.IsNaN(e) ? double.PositiveInfinity : Math.Max(worst, e);
+        }
+        for (int i = 0; i < 3; i++) Probe();
+        var threads = torch.get_num_threads();
+        if (threads == 1) return worst;
+        torch.set_num_threads(1);
+        try
+        {
+            for (int i = 0; i < 2; i++) Probe();
+        }
+        finally
+        {
+            torch.set_num_threads(threads);
         }
         return worst;
     }
