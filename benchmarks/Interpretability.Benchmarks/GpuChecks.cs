@@ -15,7 +15,7 @@ public static class GpuChecks
         foreach (var r in results) Console.WriteLine($"{r.Status,-8} {r.Name,-40} {r.Seconds,6:0.00} s  {r.Detail}");
         var json = JsonSerializer.Serialize(results.Select(r => new { name = r.Name, status = r.Status.ToString().ToLowerInvariant(), detail = r.Detail, seconds = r.Seconds }),
             new JsonSerializerOptions { WriteIndented = true });
-        Interpretability.Imaging.AtomicFile.WriteAllText(Path.Combine(directory, "gpu-checks.json"), json + "\n");
+        Interpretability.AtomicFile.WriteAllText(Path.Combine(directory, "gpu-checks.json"), json + "\n");
         Console.WriteLine($"gpu checks: {results.Count(r => r.Status == CheckStatus.Passed)} passed, {results.Count(r => r.Status == CheckStatus.Failed)} failed, {results.Count(r => r.Status == CheckStatus.Skipped)} skipped");
         return results.Any(r => r.Status == CheckStatus.Failed) ? 1 : 0;
     }

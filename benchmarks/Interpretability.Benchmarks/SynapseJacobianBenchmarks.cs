@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using BenchmarkDotNet.Attributes;
 using Interpretability.Ensembles;
+using Interpretability.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 

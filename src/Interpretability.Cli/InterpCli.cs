@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Interpretability.Cli.Commands;
 using Interpretability.Cuda;
-using Interpretability.Reporting;
+using Interpretability.Studies;
 using TorchSharp;
 
 namespace Interpretability.Cli;

@@ -1,4 +1,4 @@
-using Interpretability.Reporting;
+using Interpretability.Studies;
 using Spectre.Console;
 
 namespace Interpretability.Cli;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Interpretability.Reporting;
+using Interpretability.Studies;
 
 namespace Interpretability.Cli;
 

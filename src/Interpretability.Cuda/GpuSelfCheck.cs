@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Interpretability.Ensembles;
+using Interpretability.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,6 +1,5 @@
 using System.CommandLine;
-using Interpretability.Reporting;
-using Interpretability.Reporting.Studies;
+using Interpretability.Studies;
 
 namespace Interpretability.Cli.Commands;
 

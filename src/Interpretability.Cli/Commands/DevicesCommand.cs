@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Interpretability.Cuda;
-using Interpretability.Reporting;
+using Interpretability.Studies;
 
 namespace Interpretability.Cli.Commands;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Interpretability.Reporting;
+using Interpretability.Studies;
 
 namespace Interpretability.Cli.Commands;
 
@@ -20,5 +20,5 @@ public sealed class ReportCommand : StudyCommand
 
     /// <inheritdoc />
     public override StudyRunResult Execute(ParseResult parse, StudyContext context) =>
-        StudyRunner.RunAll(ReportStudies.All(context.Quick).Append(new Interpretability.Cuda.DevicesStudy()).ToList(), context);
+        StudyRunner.RunAll(ReportStudies.All(context.Quick), context);
 }

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Interpretability.Reporting;
-using Interpretability.Reporting.Studies;
+using Interpretability.Studies;
 
 namespace Interpretability.Cli.Commands;
 

@@ -1,3 +1,4 @@
+using Interpretability.Nn;
 using static TorchSharp.torch;
 
 namespace Interpretability.Attribution;

@@ -1,5 +1,6 @@
 using Interpretability.Imaging;
 using Interpretability.Models;
+using Interpretability.Nn;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Interpretability.Nn;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using Interpretability.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,3 +1,4 @@
+using Interpretability.Nn;
 namespace Interpretability.Ensembles;
 
 /// <summary>

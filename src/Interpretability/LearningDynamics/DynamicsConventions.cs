@@ -53,7 +53,10 @@ public static class DynamicsConventions
     }
 
     /// <summary>Throws unless <paramref name="learningRate"/> is a finite number &gt; 0.</summary>
-    internal static void RequireLearningRate(double learningRate, string name = "learningRate")
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming <paramref name="name"/> unless the learning rate is finite and positive.</summary>
+    /// <param name="learningRate">The learning rate λ of full-batch gradient descent.</param>
+    /// <param name="name">The caller's parameter name, for the error.</param>
+    public static void RequireLearningRate(double learningRate, string name = "learningRate")
     {
         if (!(learningRate > 0) || double.IsInfinity(learningRate))
             throw new ArgumentOutOfRangeException(name, learningRate, $"the learning rate λ must be a finite number > 0 (τ = 1/λ); got {learningRate}.");

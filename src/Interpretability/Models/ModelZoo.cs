@@ -1,5 +1,6 @@
 using System.Reflection;
 using Interpretability.Ensembles;
+using Interpretability.Nn;
 using static TorchSharp.torch;
 
 namespace Interpretability.Models;

@@ -1,3 +1,4 @@
+using Interpretability.Nn;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using Interpretability.Nn;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -86,18 +87,18 @@ public sealed class ShapesNet : Module<Tensor, Tensor>
 
     /// <summary>
     /// This network as a chain of local stages (the input centring, conv1 … relu4) and a head (gap, fc), for
-    /// incremental occlusion (<see cref="Attribution.Occlusion(Attribution.SpatialChain)"/>). Its forward equals
+    /// incremental occlusion (<see cref="Attribution.Occlusion(SpatialChain)"/>). Its forward equals
     /// <see cref="forward"/>; the stages use this module's parameters (no copies), so later changes to the weights show.
     /// </summary>
-    public Attribution.SpatialChain AsSpatialChain()
+    public SpatialChain AsSpatialChain()
     {
-        var stages = new List<Attribution.SpatialStage> { Attribution.SpatialStage.Pointwise("input", x => (x - 0.5) * 4) };
+        var stages = new List<SpatialStage> { SpatialStage.Pointwise("input", x => (x - 0.5) * 4) };
         foreach (var (name, module) in new (string, Module)[]
                  {
                      ("conv1", conv1), ("relu1", relu1), ("pool1", pool1), ("conv2", conv2), ("relu2", relu2), ("pool2", pool2),
                      ("conv3", conv3), ("relu3", relu3), ("pool3", pool3), ("conv4", conv4), ("relu4", relu4),
                  })
-            stages.Add(Attribution.SpatialStage.FromModule(name, module) ?? throw new InvalidOperationException($"{name} is not a local stage."));
-        return new Attribution.SpatialChain(stages, x => fc.call(gap.call(x).flatten(1)));
+            stages.Add(SpatialStage.FromModule(name, module) ?? throw new InvalidOperationException($"{name} is not a local stage."));
+        return new SpatialChain(stages, x => fc.call(gap.call(x).flatten(1)));
     }
 }

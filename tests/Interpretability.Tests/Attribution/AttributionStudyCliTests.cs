@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Interpretability.Cli;
-using Interpretability.Reporting;
-using Interpretability.Reporting.Studies;
+using Interpretability.Studies;
 
 namespace Interpretability.Tests.Attribution;
 

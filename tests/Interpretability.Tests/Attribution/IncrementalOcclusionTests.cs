@@ -1,6 +1,7 @@
 using FsCheck.Xunit;
 using Interpretability.Attribution;
 using Interpretability.Models;
+using Interpretability.Nn;
 using Interpretability.Tests.Infrastructure;
 using TorchSharp;
 using static TorchSharp.torch;

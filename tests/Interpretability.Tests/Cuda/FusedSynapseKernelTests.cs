@@ -1,5 +1,6 @@
 using Interpretability.Cuda;
 using Interpretability.Ensembles;
+using Interpretability.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 

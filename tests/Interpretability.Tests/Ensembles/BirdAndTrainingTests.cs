@@ -1,5 +1,6 @@
 using Interpretability.Ensembles;
-using Interpretability.Reporting.Studies;
+using Interpretability.Nn;
+using Interpretability.Studies;
 using TorchSharp;
 using static TorchSharp.torch;
 

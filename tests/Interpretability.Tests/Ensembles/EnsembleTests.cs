@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Xunit;
 using Interpretability.Ensembles;
+using Interpretability.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,5 @@
 using Interpretability.Ensembles;
+using Interpretability.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,5 @@
 using Interpretability.Ensembles;
+using Interpretability.Nn;
 
 namespace Interpretability.Tests.Ensembles;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Interpretability.FeatureVisualization;
-using Interpretability.Reporting;
-using Interpretability.Reporting.Studies;
+using Interpretability.Nn;
+using Interpretability.Studies;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -65,7 +65,7 @@ public class FeatureVisualizationStudyBatchTests : IDisposable
     public void Channel_means_in_small_batches_equal_one_pass()
     {
         var conv = Conv2d(3, 4, 3, padding: 1);
-        Interpretability.Models.SeededInit.Apply(conv, 3);
+        Interpretability.Nn.SeededInit.Apply(conv, 3);
         using var model = Sequential(("conv", conv), ("relu", ReLU()));
         using var g = new Generator(1);
         var images = rand(new long[] { 7, 3, 10, 10 }, generator: g);

@@ -1,4 +1,5 @@
 using Interpretability.FeatureVisualization;
+using Interpretability.Nn;
 using Interpretability.Tests.Infrastructure;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -40,7 +41,7 @@ internal static class FvModels
             ("conv1", Conv2d(3, 8, 5, padding: 2)), ("relu1", ReLU()), ("pool1", MaxPool2d(2)),
             ("conv2", Conv2d(8, 8, 3, padding: 1)), ("relu2", ReLU()), ("pool2", MaxPool2d(2)),
             ("conv3", Conv2d(8, 8, 3, padding: 1)), ("relu3", ReLU()), ("gap", AdaptiveAvgPool2d(1)), ("flatten", Flatten()), ("fc", Linear(8, 4)));
-        Interpretability.Models.SeededInit.Apply(model, seed);
+        Interpretability.Nn.SeededInit.Apply(model, seed);
         model.eval();
         return model;
     }

@@ -89,8 +89,8 @@ public class FamilyHelpersTests
     public void Orientation_coverage_is_360_minus_the_largest_gap()
     {
         double R(double d) => d * Math.PI / 180;
-        Assert.Equal(270, Interpretability.Reporting.Studies.NeuronStudiesStudy.OrientationCoverage(new[] { R(0), R(90), R(180), R(270) }), 6);
-        Assert.Equal(20, Interpretability.Reporting.Studies.NeuronStudiesStudy.OrientationCoverage(new[] { R(350), R(10) }), 6);
-        Assert.Equal(0, Interpretability.Reporting.Studies.NeuronStudiesStudy.OrientationCoverage(new[] { R(5) }));
+        Assert.Equal(270, Interpretability.Studies.NeuronStudiesStudy.OrientationCoverage(new[] { R(0), R(90), R(180), R(270) }), 6);
+        Assert.Equal(20, Interpretability.Studies.NeuronStudiesStudy.OrientationCoverage(new[] { R(350), R(10) }), 6);
+        Assert.Equal(0, Interpretability.Studies.NeuronStudiesStudy.OrientationCoverage(new[] { R(5) }));
     }
 }

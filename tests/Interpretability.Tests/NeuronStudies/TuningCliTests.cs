@@ -44,7 +44,7 @@ public class TuningCliTests : IDisposable
     [Fact]
     public void The_study_and_command_are_registered()
     {
-        Assert.Contains(Interpretability.Reporting.ReportStudies.All(quick: true), s => s is Interpretability.Reporting.Studies.NeuronStudiesStudy { Name: "tuning" });
+        Assert.Contains(Interpretability.Studies.ReportStudies.All(quick: true), s => s is Interpretability.Studies.NeuronStudiesStudy { Name: "tuning" });
         Assert.Contains(InterpCli.Commands(), c => c.Name == "tuning");
     }
 

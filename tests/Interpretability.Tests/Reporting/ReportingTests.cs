@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Interpretability.Reporting;
+using Interpretability.Studies;
 
 namespace Interpretability.Tests.Reporting;
 

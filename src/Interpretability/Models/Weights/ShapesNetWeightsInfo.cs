@@ -1,7 +1,7 @@
 namespace Interpretability.Models;
 
 /// <summary>How the embedded <c>shapesnet.weights</c> were made (written by <c>interp models --train</c>; see the README).</summary>
-internal static class ShapesNetWeightsInfo
+public static class ShapesNetWeightsInfo
 {
     /// <summary>Test accuracy on ShapesDataset.Test(1000).</summary>
     public const double TestAccuracy = 0.946;

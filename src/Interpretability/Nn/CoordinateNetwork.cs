@@ -7,7 +7,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace Interpretability.Ensembles;
+namespace Interpretability.Nn;
 
 /// <summary>
 /// A network of tanh neurons on an explicit synapse list (<see cref="SynapseTopology"/>) that maps a pixel's

@@ -4,13 +4,13 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Interpretability.Attribution;
+namespace Interpretability.Nn;
 
 /// <summary>
 /// One stage of a <see cref="SpatialChain"/>: a map of <c>[N, C, H, W]</c> to <c>[N, C', H', W']</c> where every output
 /// pixel depends only on a <c>KernelHeight × KernelWidth</c> window of the zero- (or <see cref="PadValue"/>-) padded
 /// input, placed with the stage's stride: a convolution, a pooling layer, or an element-wise map (kernel 1, stride 1,
-/// no padding). This locality is what lets <see cref="Occlusion"/> recompute only the part of each layer that an occluding
+/// no padding). This locality is what lets occlusion (<c>Interpretability.Attribution.Occlusion</c>) recompute only the part of each layer that an occluding
 /// window can reach.
 /// </summary>
 /// <param name="Name">The stage's name (the layer's, for error messages).</param>
@@ -120,7 +120,7 @@ public sealed record SpatialStage(string Name, int KernelHeight, int KernelWidth
 /// <summary>
 /// A classifier written as a chain of local stages followed by a head: <c>Head(Sₙ(…S₁(x)))</c>, where every stage
 /// <see cref="SpatialStage"/> computes each output pixel from a window of its input. Any image model of that form (a
-/// VGG-like <c>Sequential</c>, ShapesNet) can be given as one; <see cref="Occlusion"/> then recomputes, for every
+/// VGG-like <c>Sequential</c>, ShapesNet) can be given as one; occlusion (<c>Interpretability.Attribution.Occlusion</c>) then recomputes, for every
 /// occluding window, only the part of each layer the window can change (incremental inference; Nakandala et al. 2019,
 /// "Incremental and Approximate Inference for Faster Occlusion-based Deep CNN Explanations") with results equal to a
 /// full forward pass.

@@ -1,6 +1,6 @@
-using Interpretability.Reporting.Studies;
+using Interpretability.Studies;
 
-namespace Interpretability.Reporting;
+namespace Interpretability.Studies;
 
 /// <summary>The studies <c>interp report</c> runs, in order; each capability adds its study here.</summary>
 public static class ReportStudies
@@ -16,5 +16,6 @@ public static class ReportStudies
         new NeuronStudiesStudy(),
         new EnsemblesStudy(),
         new DynamicsStudy(),
+        new DevicesStudy(),
     };
 }

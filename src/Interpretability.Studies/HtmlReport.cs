@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using Interpretability.Imaging;
 
-namespace Interpretability.Reporting;
+namespace Interpretability.Studies;
 
 /// <summary>A figure in a report: a picture file relative to the report's folder, with a caption.</summary>
 /// <param name="Path">Path of the PNG relative to the folder of <c>index.html</c> (forward slashes).</param>

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Interpretability.Models;
+namespace Interpretability.Nn;
 
 /// <summary>
 /// Deterministic initialisation from a private generator, so building a model never touches (or depends on) the global

@@ -3,10 +3,11 @@ using System.Globalization;
 using Interpretability.Attribution;
 using Interpretability.Imaging;
 using Interpretability.Models;
+using Interpretability.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Interpretability.Reporting.Studies;
+namespace Interpretability.Studies;
 
 /// <summary>Options of <see cref="AttributionStudy"/> (the <c>interp attribute</c> command).</summary>
 /// <param name="Model">Model spec: null = the zoo's trained ShapesNet; otherwise <c>zoo:NAME</c>, a TorchScript file or

@@ -3,7 +3,7 @@ using Interpretability.Imaging;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Interpretability.Reporting;
+namespace Interpretability.Studies;
 
 /// <summary>Progress of a study: which step runs and how far the study is.</summary>
 /// <param name="Study">The study's name.</param>

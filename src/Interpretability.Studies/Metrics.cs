@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Interpretability.Imaging;
 
-namespace Interpretability.Reporting;
+namespace Interpretability.Studies;
 
 /// <summary>
 /// The numbers a script reads: an ordered JSON object with stable snake_case keys and numbers written as numbers.

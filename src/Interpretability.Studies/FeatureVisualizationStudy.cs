@@ -6,7 +6,7 @@ using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Interpretability.Reporting.Studies;
+namespace Interpretability.Studies;
 
 /// <summary>Options of <see cref="FeatureVisualizationStudy"/> (the <c>interp featviz</c> command).</summary>
 /// <param name="Model"><c>zoo:shapesnet</c> (default) or another model spec (see <see cref="FeatureVisualizationStudy.OpenModel"/>).</param>

@@ -5,7 +5,7 @@ using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Interpretability.Reporting.Studies;
+namespace Interpretability.Studies;
 
 /// <summary>
 /// The probing toolkit on the zoo's ShapesNet: captured activations of every conv layer, zero-ablation of each conv4

@@ -1,4 +1,4 @@
-namespace Interpretability.Ensembles;
+namespace Interpretability.Nn;
 
 /// <summary>
 /// The wiring of a feed-forward network of neurons given as an explicit synapse list: which node feeds which neuron,

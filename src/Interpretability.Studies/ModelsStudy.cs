@@ -4,7 +4,7 @@ using Interpretability.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Interpretability.Reporting.Studies;
+namespace Interpretability.Studies;
 
 /// <summary>Options of <see cref="ModelsStudy"/>.</summary>
 /// <param name="Train">Also retrain ShapesNet from scratch with the shipped recipe and write <c>shapesnet.weights</c>.</param>

@@ -3,7 +3,7 @@ using Interpretability.Imaging;
 using Interpretability.LearningDynamics;
 using SkiaSharp;
 
-namespace Interpretability.Reporting.Studies;
+namespace Interpretability.Studies;
 
 /// <summary>Options of the learning-dynamics study (the <c>interp dynamics</c> options).</summary>
 /// <param name="Dataset">Dataset of the main theory-vs-simulation run: <c>semantic</c> (8 items × 22 features),

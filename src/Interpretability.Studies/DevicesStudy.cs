@@ -1,7 +1,7 @@
-using Interpretability.Reporting;
+using Interpretability.Cuda;
 using TorchSharp;
 
-namespace Interpretability.Cuda;
+namespace Interpretability.Studies;
 
 /// <summary>
 /// What hardware the run had: TorchSharp's CUDA availability, NVML's device list (names, memory), threads, and the

@@ -7,7 +7,7 @@ using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Interpretability.Reporting.Studies;
+namespace Interpretability.Studies;
 
 /// <summary>Options of <see cref="NeuronStudiesStudy"/> (the <c>interp tuning</c> command).</summary>
 /// <param name="Model">Model spec for <see cref="ModelZoo.Open"/> (<c>zoo:shapesnet</c> or a path); it must take <c>[N, 3, 64, 64]</c> images.</param>

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Interpretability.Ensembles;
+namespace Interpretability.Nn;
 
 /// <summary>
 /// The pixels of a <c>Width × Height</c> picture as rows of a batch: pixel <c>(row r, column c)</c> is row

@@ -1,4 +1,4 @@
-namespace Interpretability.Imaging;
+namespace Interpretability;
 
 /// <summary>
 /// Writes files atomically: to a temporary name in the same folder, then a rename. A reader, or a run that is

@@ -1,11 +1,12 @@
 using System.Globalization;
 using Interpretability.Ensembles;
 using Interpretability.Imaging;
+using Interpretability.Nn;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Interpretability.Reporting.Studies;
+namespace Interpretability.Studies;
 
 /// <summary>Options of <see cref="EnsemblesStudy"/> (the <c>interp ensembles</c> command).</summary>
 /// <param name="Target"><c>bird</c> (the built-in procedural bird, with part labels) or the path of a picture.</param>
