@@ -10,8 +10,7 @@ using Interpretability.Models;
 using Interpretability.Probing;
 using static TorchSharp.torch;
 
-TorchRuntime.SilenceNativeWarnings();
-TorchRuntime.ApplyCpuWorkarounds(); // oneDNN conv gradients are wrong on some CPUs; see the README
+using var session = TorchSession.Start();   // threads, OpenMP's wait policy, quiet libtorch: once, at the top
 using var model = ReferenceModels.SmallCnn(inChannels: 3, classes: 10, seed: 1);
 var images = rand(new long[] { 8, 3, 64, 64 });
 

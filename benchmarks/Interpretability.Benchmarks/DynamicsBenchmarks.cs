@@ -14,6 +14,7 @@ public class FullBatchGradientBenchmarks : ISmokeTestable
     private Tensor x = null!, y = null!;
     private Tensor[] weights = null!;
     private int features = 200;
+    private IDisposable? threads;
 
     /// <summary>Number of items P (a power of two: the leaves of a binary tree of depth log2 P).</summary>
     [Params(8, 32, 128)]
@@ -26,7 +27,7 @@ public class FullBatchGradientBenchmarks : ISmokeTestable
     [GlobalSetup]
     public void Setup()
     {
-        set_num_threads(1);
+        threads = BenchSession.OneThread();
         var data = BranchingDiffusion.Generate((int)Math.Round(Math.Log2(Items)), 2, 0.1, features, seed: 1);
         (x, y) = data.ToTensors();
         using var g = new Generator(3);
@@ -65,6 +66,7 @@ public class FullBatchGradientBenchmarks : ISmokeTestable
         x.Dispose();
         y.Dispose();
         foreach (var w in weights) w.Dispose();
+        threads?.Dispose();
     }
 }
 

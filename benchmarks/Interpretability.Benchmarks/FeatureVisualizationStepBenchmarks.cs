@@ -18,7 +18,7 @@ namespace Interpretability.Benchmarks;
 /// ShapesNet at 64 × 64 (objective on <c>relu3</c>). Batch 1; libtorch's thread count as the process has it (all methods alike).
 /// </summary>
 [Config(typeof(BenchConfig))]
-[Description("Feature-visualisation step (Fourier image + standard transforms + forward + backward to the spectrum) vs a raw forward+backward of the model at the same size; also the raw forward+backward at the size the model sees after the transforms (224 → 236, 64 → 76); batch 1; oneDNN on where the model's own layers verify (TorchRuntime.UseOneDnnWhereVerified).")]
+[Description("Feature-visualisation step (Fourier image + standard transforms + forward + backward to the spectrum) vs a raw forward+backward of the model at the same size; also the raw forward+backward at the size the model sees after the transforms (224 → 236, 64 → 76); batch 1; oneDNN on where the model's own layers verify (TorchSession.UseOneDnnWhereVerified).")]
 public class FeatureVisualizationStepBenchmarks : ISmokeTestable
 {
     private nn.Module<Tensor, Tensor> model = null!;
@@ -68,7 +68,7 @@ public class FeatureVisualizationStepBenchmarks : ISmokeTestable
         // Where the CPU check turned oneDNN off, use it for this model if its own layers verify against float64, so the
         // baseline is the fast convolution a user gets (otherwise the slow fallback would flatter the overhead ratio).
         // Not in the smoke test (tiny sizes): the switch is process-wide and other tests run beside it there.
-        if (!tiny) oneDnn = Interpretability.TorchRuntime.UseOneDnnWhereVerified(model, rawTransformed.detach());
+        if (!tiny) oneDnn = BenchSession.Current.UseOneDnnWhereVerified(model, rawTransformed.detach());
     }
 
     private IDisposable? oneDnn;

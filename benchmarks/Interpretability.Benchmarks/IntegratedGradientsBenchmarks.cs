@@ -22,7 +22,7 @@ public class IntegratedGradientsBenchmarks : ISmokeTestable
     private Tensor batch = null!;
     private IntegratedGradients ig = null!;
     private IntegratedGradientsOptions options = null!;
-    private int threadsBefore;
+    private IDisposable? threads;
 
     /// <summary>The model: the zoo's ShapesNet, a small seeded CNN (4-8-16 channels), or a tabular MLP (64-64-64-11) on 64 features.</summary>
     [Params("shapesnet", "smallcnn", "mlp")]
@@ -46,8 +46,7 @@ public class IntegratedGradientsBenchmarks : ISmokeTestable
     [GlobalSetup]
     public void Setup()
     {
-        threadsBefore = torch.get_num_threads();
-        torch.set_num_threads(1);
+        threads = BenchSession.OneThread();
         // ShapesNet: compute-bound (17 M multiply-adds per image); the small CNN: per-call overhead dominates.
         // The MLP: a tabular model, where each pass is microseconds of arithmetic and per-call overhead dominates.
         model = Model switch
@@ -105,6 +104,6 @@ public class IntegratedGradientsBenchmarks : ISmokeTestable
         image.Dispose();
         batch.Dispose();
         model.Dispose();
-        torch.set_num_threads(threadsBefore);
+        threads?.Dispose();
     }
 }

@@ -22,7 +22,7 @@ public class OcclusionBenchmarks : ISmokeTestable
     private Tensor image = null!;
     private Occlusion occlusion = null!;
     private Occlusion incremental = null!;
-    private int threadsBefore;
+    private IDisposable? threads;
 
     /// <summary>The model: the zoo's ShapesNet or a small seeded CNN (4-8-16 channels).</summary>
     [Params("shapesnet", "smallcnn")]
@@ -46,8 +46,7 @@ public class OcclusionBenchmarks : ISmokeTestable
     [GlobalSetup]
     public void Setup()
     {
-        threadsBefore = torch.get_num_threads();
-        torch.set_num_threads(1);
+        threads = BenchSession.OneThread();
         // ShapesNet: compute-bound (17 M multiply-adds per image); the small CNN: per-call overhead dominates.
         model = Model == "shapesnet" ? ModelZoo.ShapesNet() : ReferenceModels.SmallCnn(3, 11, width: 4, seed: 1);
         image = rand(new long[] { 1, 3, Size, Size }, generator: new Generator(4));
@@ -85,6 +84,6 @@ public class OcclusionBenchmarks : ISmokeTestable
     {
         image.Dispose();
         model.Dispose();
-        torch.set_num_threads(threadsBefore);
+        threads?.Dispose();
     }
 }

@@ -6,7 +6,7 @@ using Interpretability.Benchmarks;
 if (args.Length >= 1 && args[0] == "--gpu-checks")
     return GpuChecks.Run(args.Length >= 2 ? args[1] : "gpu-results");
 if (Interpretability.Cuda.NativeLibtorch.LoadFromEnvironment()) Console.WriteLine("libtorch loaded from " + Environment.GetEnvironmentVariable(Interpretability.Cuda.NativeLibtorch.DirectoryVariable));
-try { Interpretability.TorchRuntime.SilenceNativeWarnings(); Interpretability.TorchRuntime.ApplyCpuWorkarounds(); }
+try { _ = BenchSession.Current; }
 catch (Exception e) when (e is DllNotFoundException or TypeInitializationException) { Console.WriteLine("libtorch not available: only the ILGPU benchmarks can run"); }
 var resultsDir = Environment.GetEnvironmentVariable("INTERP_RESULTS_DIR");
 // Our own in-process switch (BenchmarkDotNet's --inProcess has a short time limit).

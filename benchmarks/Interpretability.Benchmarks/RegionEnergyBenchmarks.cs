@@ -19,7 +19,7 @@ public class RegionEnergyBenchmarks : ISmokeTestable
     private CoordinateNetwork network = null!;
     private JacobianFactors factors = null!;
     private Tensor mask = null!;
-    private int threadsBefore;
+    private IDisposable? threads;
 
     /// <summary>Side of the square picture (P = Size²).</summary>
     [Params(32, 128)]
@@ -32,8 +32,7 @@ public class RegionEnergyBenchmarks : ISmokeTestable
     [GlobalSetup]
     public void Setup()
     {
-        threadsBefore = TorchSharp.torch.get_num_threads();
-        TorchSharp.torch.set_num_threads(1);
+        threads = BenchSession.OneThread();
         network = new CoordinateNetwork(SynapseTopology.Article(), seed: 1);
         using var coords = PixelGrid.Square(Size).Coordinates();
         factors = SynapseJacobian.Compute(network, coords);
@@ -63,6 +62,6 @@ public class RegionEnergyBenchmarks : ISmokeTestable
         mask.Dispose();
         factors.Dispose();
         network.Dispose();
-        TorchSharp.torch.set_num_threads(threadsBefore);
+        threads?.Dispose();
     }
 }

@@ -57,7 +57,7 @@ public static class ResultsWriter
         sb.AppendLine();
         var doc = type.GetCustomAttributes(typeof(System.ComponentModel.DescriptionAttribute), false).OfType<System.ComponentModel.DescriptionAttribute>().FirstOrDefault();
         if (doc is not null) { sb.AppendLine(doc.Description); sb.AppendLine(); }
-        sb.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} on {env.Cpu.Value?.ProcessorName ?? "unknown CPU"} ({Environment.ProcessorCount} logical cores), {env.Os.Value?.ToString() ?? "unknown OS"}, .NET {env.RuntimeVersion}, TorchSharp {TorchSharp.torch.__version__}, CPU convolution check in the host process: oneDNN {(Interpretability.TorchRuntime.ApplyCpuWorkarounds().MkldnnDisabled ? "off (wrong gradients found; libtorch's native convolution)" : "on")} (each benchmark process checks again, and the fault is intermittent).");
+        sb.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} on {env.Cpu.Value?.ProcessorName ?? "unknown CPU"} ({Environment.ProcessorCount} logical cores), {env.Os.Value?.ToString() ?? "unknown OS"}, .NET {env.RuntimeVersion}, TorchSharp {TorchSharp.torch.__version__}, CPU convolution check in the host process: oneDNN {(Interpretability.CpuConvolutionCheck.Ensure().MkldnnDisabled ? "off (wrong gradients found; libtorch's native convolution)" : "on")} (each benchmark process checks again, and the fault is intermittent).");
         sb.AppendLine();
         sb.AppendLine("| method | parameters | mean | ratio to baseline | speed-up | allocated (managed) |");
         sb.AppendLine("| --- | --- | --- | --- | --- | --- |");

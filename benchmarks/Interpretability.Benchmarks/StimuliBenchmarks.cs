@@ -15,7 +15,7 @@ namespace Interpretability.Benchmarks;
 public class StimuliBenchmarks : ISmokeTestable
 {
     private IReadOnlyList<CurveSpec> specs = null!;
-    private int threadsBefore;
+    private IDisposable? threads;
 
     /// <summary>Number of stimuli.</summary>
     [Params(72, 720)]
@@ -35,8 +35,7 @@ public class StimuliBenchmarks : ISmokeTestable
     [GlobalSetup]
     public void Setup()
     {
-        threadsBefore = torch.get_num_threads();
-        torch.set_num_threads(1);
+        threads = BenchSession.OneThread();
         var radii = new[] { 3.0, 4, 5, 6, 8, 10, 12, 16, 20, 28 };
         specs = Stimuli.CurveGrid(Stimuli.Orientations(Math.Max(1, Count / radii.Length)), radii).Take(Count).ToList();
     }
@@ -83,5 +82,5 @@ public class StimuliBenchmarks : ISmokeTestable
 
     /// <summary>Restores the thread count.</summary>
     [GlobalCleanup]
-    public void Cleanup() => torch.set_num_threads(threadsBefore);
+    public void Cleanup() => threads?.Dispose();
 }

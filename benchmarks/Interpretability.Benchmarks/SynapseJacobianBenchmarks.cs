@@ -19,7 +19,7 @@ public class SynapseJacobianBenchmarks : ISmokeTestable
 {
     private CoordinateNetwork network = null!;
     private Tensor coords = null!;
-    private int threadsBefore;
+    private IDisposable? threads;
 
     /// <summary>Side of the square picture (P = Size²).</summary>
     [Params(32, 128)]
@@ -32,8 +32,7 @@ public class SynapseJacobianBenchmarks : ISmokeTestable
     [GlobalSetup]
     public void Setup()
     {
-        threadsBefore = TorchSharp.torch.get_num_threads();
-        TorchSharp.torch.set_num_threads(1);
+        threads = BenchSession.OneThread();
         network = new CoordinateNetwork(SynapseTopology.Article(), seed: 1);
         coords = PixelGrid.Square(Size).Coordinates();
     }
@@ -69,6 +68,6 @@ public class SynapseJacobianBenchmarks : ISmokeTestable
     {
         coords.Dispose();
         network.Dispose();
-        TorchSharp.torch.set_num_threads(threadsBefore);
+        threads?.Dispose();
     }
 }

@@ -13,7 +13,7 @@ public sealed class CommonOptions
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of everything random.", DefaultValueFactory = _ => 0 };
 
     /// <summary>--threads N.</summary>
-    public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for TorchSharp (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+    public Option<int?> Threads { get; } = new("--threads") { Description = $"CPU threads for TorchSharp (default: all {Environment.ProcessorCount} cores; idle threads sleep instead of spinning)." };
 
     /// <summary>--device cpu|cuda.</summary>
     public Option<string> Device { get; } = new("--device") { Description = "Device to compute on: cpu or cuda (cuda:N for the N-th GPU).", DefaultValueFactory = _ => "cpu" };
@@ -30,7 +30,10 @@ public sealed class CommonOptions
     /// <summary>Creates the options with their validators.</summary>
     public CommonOptions()
     {
-        Threads.Validators.Add(r => Positive(r, "--threads"));
+        Threads.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is int v && v < 1) r.AddError($"--threads must be at least 1; got {v}.");
+        });
         Device.Validators.Add(r =>
         {
             var v = r.GetValueOrDefault<string>();

@@ -66,18 +66,21 @@ public static class InterpCli
         try
         {
             NativeLibtorch.LoadFromEnvironment();   // INTERP_LIBTORCH_DIR: an existing libtorch installation
-            TorchRuntime.SilenceNativeWarnings();
-            TorchRuntime.ApplyCpuWorkarounds();     // oneDNN conv gradients are wrong on some CPUs: probe, and turn it off there
+            // The CLI owns the process's settings; run in-process by a host that already holds a session (the tests), it
+            // uses that one and sets --threads, when given, for the command's duration only.
+            var threads = parse.GetValue(common.Threads);
+            using var ownSession = TorchSession.Current is null ? TorchSession.Start(new TorchSessionOptions(Threads: threads, CheckCpuConvolution: true)) : null;
+            var session = ownSession ?? TorchSession.Current!;
+            using var threadScope = ownSession is null && threads is int n ? session.UseThreads(n) : null;
             var device = DevicePolicy.Resolve(parse.GetValue(common.Device)!);
             device.Apply();
-            torch.set_num_threads(parse.GetValue(common.Threads));
             var quick = parse.GetValue(common.Quick);
             // On CUDA, batched kernels halve their batch on out-of-memory and remember what fitted.
             IBatchRunner batches = device.Device.type == DeviceType.CUDA ? new AutoBatchSizer { OnOutOfMemory = () => GC.Collect() } : FixedBatchRunner.Instance;
-            var context = new StudyContext(parse.GetValue(common.Out)!, parse.GetValue(common.Seed), quick, device.Device, null, cancel.Token, batches: batches);
+            var context = new StudyContext(parse.GetValue(common.Out)!, parse.GetValue(common.Seed), quick, device.Device, null, cancel.Token, batches: batches, session: session);
             var result = ProgressDisplay.Run(quiet, stderr, progress =>
             {
-                var withProgress = new StudyContext(context.OutputDirectory, context.Seed, context.Quick, context.Device, progress, context.Cancellation, batches: context.Batches);
+                var withProgress = new StudyContext(context.OutputDirectory, context.Seed, context.Quick, context.Device, progress, context.Cancellation, batches: context.Batches, session: session);
                 return spec.Execute(parse, withProgress);
             });
             foreach (var (name, error) in result.Failures)

@@ -15,8 +15,7 @@ namespace Interpretability.Studies;
 /// <param name="Image">Path of a PNG/JPEG to explain (resized to 64×64); null = a shapes test image.</param>
 /// <param name="Target">Class to explain; null = the model's prediction.</param>
 /// <param name="Method">A method name (see <see cref="AttributionStudy.MethodNames"/>) or <c>all</c>.</param>
-/// <param name="Threads">libtorch intra-op threads while the study runs (restored afterwards); 0 keeps the setting.</param>
-public sealed record AttributionStudyOptions(string? Model = null, string? Image = null, long? Target = null, string Method = "all", int Threads = 0);
+public sealed record AttributionStudyOptions(string? Model = null, string? Image = null, long? Target = null, string Method = "all");
 
 /// <summary>One attribution method as the study runs it.</summary>
 /// <param name="Name">Name in <c>metrics.json</c>, file names and <c>--method</c>.</param>
@@ -163,16 +162,7 @@ public sealed class AttributionStudy : Study
     /// <inheritdoc />
     public override void Run(StudyContext context, ReportSection section, Metrics metrics)
     {
-        var threadsBefore = torch.get_num_threads();
-        if (options.Threads > 0 && context.Device.type == DeviceType.CPU) torch.set_num_threads(options.Threads);
-        try
-        {
-            RunStudy(context, section, metrics);
-        }
-        finally
-        {
-            if (torch.get_num_threads() != threadsBefore) torch.set_num_threads(threadsBefore);
-        }
+        RunStudy(context, section, metrics);
     }
 
     private void RunStudy(StudyContext context, ReportSection section, Metrics metrics)

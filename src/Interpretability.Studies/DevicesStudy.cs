@@ -23,9 +23,10 @@ public sealed class DevicesStudy : Study
         metrics.Set("device", context.Device.ToString());
         metrics.Set("torch_version", torch.__version__);
         metrics.Set("cpu_threads", torch.get_num_threads());
+        metrics.Set("openmp_wait_policy", context.Session.OpenMpWaitPolicy);
         metrics.Set("logical_cores", Environment.ProcessorCount);
-        // The start-up check of CPU convolution gradients (oneDNN is turned off where they are wrong).
-        var conv = TorchRuntime.ApplyCpuWorkarounds();
+        // The check of CPU convolution gradients (oneDNN is turned off where they are wrong).
+        var conv = context.Session.CpuConvolution;
         if (double.IsFinite(conv.GradientErrorBefore)) metrics.Set("cpu_conv_gradient_error", conv.GradientErrorBefore);
         else metrics.Set("cpu_conv_gradient_error", "non-finite (NaN gradients)");
         metrics.Set("mkldnn_disabled", conv.MkldnnDisabled);

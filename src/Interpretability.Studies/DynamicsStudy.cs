@@ -64,6 +64,8 @@ public sealed class DynamicsStudy : Study
     /// <inheritdoc />
     public override void Run(StudyContext context, ReportSection section, Metrics metrics)
     {
+        // Thousands of products of small matrices: one intra-op thread is fastest (see DeepNetworkSimulation.Run).
+        using var threads = context.UseThreads(1);
         section.Paragraph("Conventions (stated once, as in Saxe, McClelland & Ganguli 2014): loss L = ½ Σ_μ |y^μ − ŷ^μ|² summed over the items; " +
                           "Σ31 = Σ_μ y^μ x^μᵀ; full-batch gradient descent with step λ, time constant τ = 1/λ, time t = step·λ in units of τ. " +
                           "The items are one-hot, so the inputs are white (Σ11 = I) and the theory applies exactly. u0 is the initial strength (the product of the factors) of a mode; " +

@@ -13,9 +13,9 @@ namespace Interpretability.Studies;
 /// <param name="Size">Longer side of the picture in pixels (a square for the bird).</param>
 /// <param name="Preset"><c>article</c> (CoordNet-37/460), <c>dense</c> (2-14-14-14-3, 462 synapses) or <c>random</c> (a random DAG with 37 neurons and 460 synapses).</param>
 /// <param name="Epochs">Training epochs; null = 1500 (quick mode: 60).</param>
-/// <param name="Threads">libtorch intra-op threads while the study runs (restored afterwards); 0 keeps the current
-/// setting. Default 1: a coordinate network's operations are small (a few thousand pixels × at most 40 columns), so a
-/// thread pool gains little and, on a shared machine, loses a lot (see <see cref="TrainingOptions.Threads"/>).</param>
+/// <param name="Threads">Intra-op threads the study asks the session for while it runs (restored afterwards); 0 keeps the
+/// session's setting. Default 1: a coordinate network's operations are small (a few thousand pixels × at most 40 columns), so a
+/// thread pool gains little and, on a shared machine, loses a lot (see <see cref="CoordinateTrainer.Train"/>).</param>
 public sealed record EnsemblesStudyOptions(string Target = "bird", int Size = 64, string Preset = "article", int? Epochs = null, int Threads = 1)
 {
     /// <summary>The preset names.</summary>
@@ -82,16 +82,8 @@ public sealed class EnsemblesStudy : Study
     /// <inheritdoc />
     public override void Run(StudyContext context, ReportSection section, Metrics metrics)
     {
-        var threadsBefore = torch.get_num_threads();
-        if (options.Threads > 0 && context.Device.type == DeviceType.CPU) torch.set_num_threads(options.Threads);
-        try
-        {
-            RunStudy(context, section, metrics);
-        }
-        finally
-        {
-            if (torch.get_num_threads() != threadsBefore) torch.set_num_threads(threadsBefore);
-        }
+        using var threads = context.UseThreads(options.Threads);
+        RunStudy(context, section, metrics);
     }
 
     private void RunStudy(StudyContext context, ReportSection section, Metrics metrics)

@@ -18,9 +18,8 @@ namespace Interpretability.Studies;
 /// <param name="Steps">Optimisation steps; null = 512 (Lucid), quick 24.</param>
 /// <param name="Parameterization"><c>fourier</c>, <c>pixel</c> or <c>cppn</c>.</param>
 /// <param name="DiverseTiles">Images per channel with the diversity objective.</param>
-/// <param name="Threads">libtorch intra-op threads while the study runs (restored afterwards); 0 keeps the current setting.</param>
 public sealed record FeatureVisualizationStudyOptions(string Model = "zoo:shapesnet", IReadOnlyList<string>? Layers = null, IReadOnlyList<int>? Channels = null,
-    string Objective = "channel", int? Steps = null, string Parameterization = "fourier", int DiverseTiles = 4, int Threads = 0)
+    string Objective = "channel", int? Steps = null, string Parameterization = "fourier", int DiverseTiles = 4)
 {
     /// <summary>The objective names.</summary>
     public static IReadOnlyList<string> Objectives { get; } = new[] { "channel", "neuron", "diversity" };
@@ -100,16 +99,7 @@ public sealed class FeatureVisualizationStudy : Study
     /// <inheritdoc />
     public override void Run(StudyContext context, ReportSection section, Metrics metrics)
     {
-        var threadsBefore = torch.get_num_threads();
-        if (options.Threads > 0 && context.Device.type == DeviceType.CPU) torch.set_num_threads(options.Threads);
-        try
-        {
-            RunStudy(context, section, metrics);
-        }
-        finally
-        {
-            if (torch.get_num_threads() != threadsBefore) torch.set_num_threads(threadsBefore);
-        }
+        RunStudy(context, section, metrics);
     }
 
     private void RunStudy(StudyContext context, ReportSection section, Metrics metrics)

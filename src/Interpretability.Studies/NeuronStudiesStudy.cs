@@ -13,8 +13,7 @@ namespace Interpretability.Studies;
 /// <param name="Model">Model spec for <see cref="ModelZoo.Open"/> (<c>zoo:shapesnet</c> or a path); it must take <c>[N, 3, 64, 64]</c> images.</param>
 /// <param name="Layer">The layer whose curve family is studied in depth; null = the layer (of relu2, relu3, relu4) with the most curve-like units.</param>
 /// <param name="Units">Channels to study instead of the automatically found family; null = automatic.</param>
-/// <param name="Threads">libtorch intra-op threads while the study runs (restored afterwards); 0 keeps the current setting.</param>
-public sealed record NeuronStudiesOptions(string Model = "zoo:shapesnet", string? Layer = null, IReadOnlyList<int>? Units = null, int Threads = 0)
+public sealed record NeuronStudiesOptions(string Model = "zoo:shapesnet", string? Layer = null, IReadOnlyList<int>? Units = null)
 {
     /// <summary>Layers scanned for curve-like units when they exist in the model.</summary>
     public static IReadOnlyList<string> ScannedLayers { get; } = new[] { "relu2", "relu3", "relu4" };
@@ -48,16 +47,7 @@ public sealed class NeuronStudiesStudy : Study
     /// <inheritdoc />
     public override void Run(StudyContext context, ReportSection section, Metrics metrics)
     {
-        var threadsBefore = torch.get_num_threads();
-        if (options.Threads > 0 && context.Device.type == DeviceType.CPU) torch.set_num_threads(options.Threads);
-        try
-        {
-            RunStudy(context, section, metrics);
-        }
-        finally
-        {
-            if (torch.get_num_threads() != threadsBefore) torch.set_num_threads(threadsBefore);
-        }
+        RunStudy(context, section, metrics);
     }
 
     private static double Deg(double rad) => rad * 180 / Math.PI;

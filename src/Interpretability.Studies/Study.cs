@@ -23,10 +23,15 @@ public sealed class StudyContext
     /// <param name="cancellation">Cancels the study between steps.</param>
     /// <param name="figurePrefix">Prefix of figure paths in the report (the study's folder relative to the report's).</param>
     /// <param name="batches">Chooses batch sizes of batched kernels (default: exactly the requested size).</param>
+    /// <param name="session">The application's session (default: <see cref="TorchSession.Current"/>); studies ask it for
+    /// scoped thread counts and oneDNN verification.</param>
+    /// <exception cref="InvalidOperationException">No session was given and none is open.</exception>
     public StudyContext(string outputDirectory, int seed = 0, bool quick = false, Device? device = null,
         IProgress<StudyProgress>? progress = null, CancellationToken cancellation = default, string figurePrefix = "",
-        IBatchRunner? batches = null)
+        IBatchRunner? batches = null, TorchSession? session = null)
     {
+        Session = session ?? TorchSession.Current
+                  ?? throw new InvalidOperationException("Studies run inside the application's TorchSession: call TorchSession.Start() once at the top of Main.");
         Batches = batches ?? FixedBatchRunner.Instance;
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         OutputDirectory = Path.GetFullPath(outputDirectory);
@@ -62,9 +67,18 @@ public sealed class StudyContext
     /// <summary>Chooses the batch size of batched kernels (on CUDA, the CLI sets an out-of-memory-aware runner).</summary>
     public IBatchRunner Batches { get; }
 
+    /// <summary>The application's session: the owner of thread counts and the oneDNN switch.</summary>
+    public TorchSession Session { get; }
+
+    /// <summary>
+    /// On the CPU, runs with <paramref name="threads"/> intra-op threads until the scope is disposed (0 keeps the
+    /// session's count); a study asks for this where its operations are too small for a thread pool to help.
+    /// </summary>
+    public IDisposable? UseThreads(int threads) => threads > 0 && Device.type == DeviceType.CPU ? Session.UseThreads(threads) : null;
+
     /// <summary>A context for a sub-folder (used by the report, one folder per study).</summary>
     public StudyContext ForSubfolder(string name) =>
-        new(Path.Combine(OutputDirectory, name), Seed, Quick, Device, Progress, Cancellation, FigurePrefix + name + "/", Batches);
+        new(Path.Combine(OutputDirectory, name), Seed, Quick, Device, Progress, Cancellation, FigurePrefix + name + "/", Batches, Session);
 
     /// <summary>The absolute path of <paramref name="relativePath"/> inside the output folder (its folder is created).</summary>
     public string PathOf(string relativePath)

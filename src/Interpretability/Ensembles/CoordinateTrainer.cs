@@ -29,13 +29,9 @@ public enum CoordinateOptimizer
 /// <param name="WeightDecay">L2 penalty on weights and biases.</param>
 /// <param name="FinalLearningRateFraction">Learning rate at the end as a fraction of the start (1 = constant).</param>
 /// <param name="Seed">Seed of the batch order.</param>
-/// <param name="Threads">libtorch intra-op threads while training (restored afterwards); 0 leaves the current setting.
-/// Default 1 (OURS): a step is about 200 tiny operations (1024 pixels × at most 40 columns per level), which a thread
-/// pool only slows down — and under CPU contention catastrophically: on this project's 2-core machine at load 12 a step
-/// took 148 ms with 2 threads and 11 ms with 1.</param>
 public sealed record TrainingOptions(int Epochs = 1500, int BatchSize = 1024, double LearningRate = 3e-3,
     CoordinateOptimizer Optimizer = CoordinateOptimizer.Adam, double Momentum = 0.9, double WeightDecay = 1e-5,
-    double FinalLearningRateFraction = 0.1, int Seed = 0, int Threads = 1)
+    double FinalLearningRateFraction = 0.1, int Seed = 0)
 {
     internal void Validate()
     {
@@ -46,7 +42,6 @@ public sealed record TrainingOptions(int Epochs = 1500, int BatchSize = 1024, do
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must not be negative.");
         if (!(FinalLearningRateFraction > 0 && FinalLearningRateFraction <= 1))
             throw new ArgumentOutOfRangeException(nameof(FinalLearningRateFraction), FinalLearningRateFraction, "FinalLearningRateFraction must be in (0, 1].");
-        if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must not be negative (0 keeps the current setting).");
     }
 }
 
@@ -76,6 +71,9 @@ public static class CoordinateTrainer
     /// <param name="options">Epochs, batch size, optimiser and schedule.</param>
     /// <param name="progress">Receives the RMSE after each epoch.</param>
     /// <param name="cancellation">Stops between steps (the network keeps the weights reached).</param>
+    /// <remarks>A step is about 200 tiny operations (1024 pixels × at most 40 columns per level), which a thread pool
+    /// only slows down: on a 2-core machine under load a step took 148 ms with 2 intra-op threads and 11 ms with 1. Run
+    /// it inside <c>session.UseThreads(1)</c> of the application's <see cref="TorchSession"/>.</remarks>
     public static TrainingResult Train(CoordinateNetwork network, Tensor target, TrainingOptions? options = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
     {
@@ -87,17 +85,7 @@ public static class CoordinateTrainer
             throw new ArgumentException($"target must be [{network.Topology.OutputCount}, H, W] (one channel per network output); got [{string.Join(", ", target.shape)}].", nameof(target));
         if (network.Topology.InputCount != 2)
             throw new ArgumentException($"A picture has two coordinates (x, y); the network has {network.Topology.InputCount} inputs.", nameof(network));
-        var watch = Stopwatch.StartNew();
-        var threadsBefore = torch.get_num_threads();
-        if (options.Threads > 0 && network.Device.type == DeviceType.CPU) torch.set_num_threads(options.Threads);
-        try
-        {
-            return TrainLoop(network, target, options, progress, cancellation, watch);
-        }
-        finally
-        {
-            if (torch.get_num_threads() != threadsBefore) torch.set_num_threads(threadsBefore);
-        }
+        return TrainLoop(network, target, options, progress, cancellation, Stopwatch.StartNew());
     }
 
     private static TrainingResult TrainLoop(CoordinateNetwork network, Tensor target, TrainingOptions options,

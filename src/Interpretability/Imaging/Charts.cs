@@ -137,9 +137,7 @@ public static class Charts
     private static Plot NewPlot(ChartOptions options)
     {
         if (options.Width < 50 || options.Height < 50) throw new ArgumentOutOfRangeException(nameof(options), "Chart width and height must be at least 50 pixels.");
-        Fonts.EnsureChartFont();
         var plot = new Plot();
-        plot.Font.Set(Fonts.Family);
         if (!string.IsNullOrEmpty(options.Title)) plot.Title(options.Title);
         if (!string.IsNullOrEmpty(options.XLabel)) plot.XLabel(options.XLabel);
         if (!string.IsNullOrEmpty(options.YLabel)) plot.YLabel(options.YLabel);
@@ -198,6 +196,7 @@ public static class Charts
                 _ => Alignment.UpperRight,
             });
         if (autoscale) plot.Axes.AutoScale();
+        Fonts.Apply(plot);
         return plot.GetImageBytes(options.Width, options.Height, ImageFormat.Png);
     }
 

@@ -41,9 +41,7 @@ public static class DendrogramChart
         var x = new double[p + merges.Count];
         var y = new double[p + merges.Count];
         for (int i = 0; i < p; i++) x[order[i]] = i;
-        Fonts.EnsureChartFont();
         var plot = new Plot();
-        plot.Font.Set(Fonts.Family);
         if (!string.IsNullOrEmpty(options.Title)) plot.Title(options.Title);
         plot.YLabel(string.IsNullOrEmpty(options.YLabel) ? "merge height" : options.YLabel);
         if (!string.IsNullOrEmpty(options.XLabel)) plot.XLabel(options.XLabel);
@@ -74,6 +72,7 @@ public static class DendrogramChart
         }
         var top = maxHeight ?? Math.Max(1e-12, merges.Max(m => m.Height)) * 1.08;
         plot.Axes.SetLimits(-0.6, p - 0.4, 0, top);
+        Fonts.Apply(plot);
         return plot.GetImageBytes(options.Width, options.Height, ImageFormat.Png);
     }
 }

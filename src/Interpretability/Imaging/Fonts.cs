@@ -12,11 +12,7 @@ public static class Fonts
     /// <summary>The family pictures ask for.</summary>
     public const string Family = "DejaVu Sans";
 
-    private static readonly Lazy<SKTypeface> sans = new(() =>
-    {
-        ScottPlot.Fonts.Default = Family;
-        return SKTypeface.FromFamilyName(Family) ?? SKTypeface.Default;
-    });
+    private static readonly Lazy<SKTypeface> sans = new(() => SKTypeface.FromFamilyName(Family) ?? SKTypeface.Default);
 
     /// <summary>The sans-serif typeface (DejaVu Sans where installed).</summary>
     public static SKTypeface Sans => sans.Value;
@@ -24,6 +20,9 @@ public static class Fonts
     /// <summary>True when the DejaVu Sans family was found, i.e. text in pictures will be visible.</summary>
     public static bool Available => Sans.FamilyName == Family;
 
-    /// <summary>Makes ScottPlot use the same family; called before any chart is drawn.</summary>
-    internal static void EnsureChartFont() => _ = sans.Value;
+    /// <summary>
+    /// Gives every text of a chart (title, axes, ticks, legend, colour bar) this family, just before it is rendered, so
+    /// that elements added after the plot was created are covered too; ScottPlot's process-wide default stays untouched.
+    /// </summary>
+    internal static void Apply(ScottPlot.Plot plot) => plot.Font.Set(Family);
 }

@@ -29,9 +29,7 @@ public static class MatrixChart
         if (rowLabels is not null && rowLabels.Count != rows) throw new ArgumentException($"rowLabels needs {rows} entries; got {rowLabels.Count}.", nameof(rowLabels));
         if (columnLabels is not null && columnLabels.Count != cols) throw new ArgumentException($"columnLabels needs {cols} entries; got {columnLabels.Count}.", nameof(columnLabels));
         if (range is { } r && !(r.Max > r.Min)) throw new ArgumentException($"range must have Max > Min; got {r.Min}…{r.Max}.", nameof(range));
-        Fonts.EnsureChartFont();
         var plot = new Plot();
-        plot.Font.Set(Fonts.Family);
         if (!string.IsNullOrEmpty(options.Title)) plot.Title(options.Title);
         if (!string.IsNullOrEmpty(options.XLabel)) plot.XLabel(options.XLabel);
         if (!string.IsNullOrEmpty(options.YLabel)) plot.YLabel(options.YLabel);
@@ -65,6 +63,7 @@ public static class MatrixChart
         }
         else plot.Axes.Bottom.TickLabelStyle.IsVisible = false;
         plot.Axes.SetLimits(-0.5, cols - 0.5, -0.5, rows - 0.5);
+        Fonts.Apply(plot);
         return plot.GetImageBytes(options.Width, options.Height, ImageFormat.Png);
     }
 

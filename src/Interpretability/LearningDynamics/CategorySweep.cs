@@ -58,6 +58,9 @@ public static class CategorySweep
     /// <param name="device">Device (CPU when null).</param>
     /// <param name="cancellation">Checked every 50 steps.</param>
     /// <returns>One result per point, in order.</returns>
+    /// <remarks>Small batched matrix products: run it inside <c>session.UseThreads(1)</c> of the application's
+    /// <see cref="TorchSession"/> (200 batched steps of 24 networks took 0.28 s on one thread and 8 s on two on a loaded
+    /// 2-core machine).</remarks>
     public static IReadOnlyList<CategorySweepResult> Run(int objects, int features, IReadOnlyList<CategorySweepPoint> points, int hidden = 2,
         double initialStrength = 1e-3, double stepScale = 0.25, double horizon = 40, Device? device = null, CancellationToken cancellation = default)
     {
@@ -70,7 +73,6 @@ public static class CategorySweep
         device ??= CPU;
         var planted = points.Select(p => CategoryInNoise.Generate(objects, features, p.BlockObjects, p.BlockFeatures, p.Sigma, p.Density, p.Seed)).ToList();
         int b = points.Count;
-        using var threads = IntraOpThreads.One();
         using var scope = NewDisposeScope();
         // Σ31 = Y (one-hot items, Σ11 = I): [B, N_f, N_o].
         var y = stack(planted.Select(c => tensor(c.Dataset.Targets.ToArray(), dtype: ScalarType.Float64)).ToArray()).to(device);

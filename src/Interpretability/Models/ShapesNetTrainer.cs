@@ -52,8 +52,6 @@ public static class ShapesNetTrainer
         try
         {
             using var optimizer = optim.Adam(model.parameters(), options.LearningRate);
-            // Where the CPU check turned oneDNN off, keep it for this model if its own layers verify (several times faster).
-            using var oneDnn = TorchRuntime.UseOneDnnWhereVerified(model, train.Images.narrow(0, 0, Math.Min(options.BatchSize, train.Images.shape[0])));
             var order = Enumerable.Range(0, options.TrainCount).ToArray();
             var rng = new Random((int)options.Seed);
             var stepsPerEpoch = options.TrainCount / options.BatchSize;

@@ -510,7 +510,7 @@ public class VisualizerTests
     }
 }
 
-[Collection(MemoryCollection.Name)]
+[Collection(RunsAloneCollection.Name)]
 public class FeatureVisualizationMemoryTests
 {
     [Fact]
@@ -519,16 +519,15 @@ public class FeatureVisualizationMemoryTests
         using var model = FvModels.ShapesLike();
         var viz = new FeatureVisualizer(model);
         long tensors50 = 0, rss50 = 0, tensors250 = 0, rss250 = 0;
-        void Settle() { for (int i = 0; i < 3; i++) { GC.Collect(); GC.WaitForPendingFinalizers(); } }
         var progress = new SyncProgress<FeatureVisualizationProgress>(p =>
         {
-            if (p.Step == 50) { Settle(); tensors50 = torch.Tensor.TotalCount; rss50 = MemoryProbe.ResidentBytes(); }
-            if (p.Step == 250) { Settle(); tensors250 = torch.Tensor.TotalCount; rss250 = MemoryProbe.ResidentBytes(); }
+            if (p.Step == 50) { rss50 = MemoryProbe.NativeBytesInUse(); tensors50 = torch.Tensor.TotalCount; }
+            if (p.Step == 250) { rss250 = MemoryProbe.NativeBytesInUse(); tensors250 = torch.Tensor.TotalCount; }
         });
         var objective = Objective.Channel("relu3", 0) + 10 * Objective.Diversity("relu2") - 1e-4 * Objective.TotalVariation();
         using (var r = viz.Visualize(objective, new FeatureVisualizationOptions(Steps: 250, Height: 24, Width: 24, Batch: 2), progress)) { }
         Assert.Equal(0, tensors250 - tensors50);
-        Assert.True(rss250 - rss50 < 16L << 20, $"RSS grew by {(rss250 - rss50) / (1 << 20)} MiB over 200 steps.");
+        Assert.True(rss250 - rss50 < MemoryProbe.LeakThresholdBytes, $"native memory in use grew by {(rss250 - rss50) / 1024} KiB over 200 steps.");
     }
 }
 

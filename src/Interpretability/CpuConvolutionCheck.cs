@@ -3,46 +3,34 @@ using TorchSharp;
 
 namespace Interpretability;
 
-/// <summary>Process-wide settings of the native libtorch runtime.</summary>
-public static class TorchRuntime
+/// <summary>
+/// The CPU convolution check: compares libtorch's float32 convolution input gradient with the float64 computation and,
+/// where it is wrong, turns oneDNN (MKL-DNN) off for the process so that libtorch's own convolution is used. Found on an
+/// AMD EPYC host (AVX-512): libtorch 2.10's oneDNN returned input gradients with relative errors of 0.27–0.72, or NaN,
+/// for layers with fewer than 16 output channels at batch size ≥ 2 — silently wrong saliency maps and feature
+/// visualisations; on an Intel Xeon host the same probe agrees to 1.4e-7. The fault is not deterministic (the same probe
+/// in one process gave 1.4e-7, 0.27, 0.35 or NaN from call to call), so the probe runs three times at the current thread
+/// count and twice at one thread (where the fault showed every time), NaN counts as wrong, and any wrong run turns oneDNN
+/// off.
+/// <para>
+/// It runs once per process, lazily and thread-safely, before the first gradient any method of the library computes
+/// (attribution methods, layer gradients, feature visualisation, circuits, training), so an application cannot forget it;
+/// <see cref="Outcome"/> tells what it found.
+/// </para>
+/// </summary>
+public static class CpuConvolutionCheck
 {
-    /// <summary>
-    /// Raises libtorch's C++ log threshold to ERROR, silencing warnings such as "Could not initialize NNPACK!
-    /// Reason: Unsupported hardware", which libtorch 2.10 prints on every convolution on CPUs without NNPACK support.
-    /// libtorch reads the <c>TORCH_CPP_LOG_LEVEL</c> variable only when Python initialises it, so this sets the exported
-    /// flag <c>FLAGS_caffe2_log_level</c> of <c>libc10</c> directly. Returns false (and changes nothing) when the flag
-    /// cannot be found.
-    /// </summary>
-    public static bool SilenceNativeWarnings()
+    /// <summary>The check's outcome; null until it has run.</summary>
+    public static CpuConvolutionCheckResult? Outcome
     {
-        _ = torch.get_num_threads(); // make sure TorchSharp has loaded libtorch (and so libc10)
-        foreach (var name in new[] { "libc10.so", "c10", "libc10.dylib", "c10.dll" })
-        {
-            if (!NativeLibrary.TryLoad(name, out var handle)) continue;
-            if (!NativeLibrary.TryGetExport(handle, "FLAGS_caffe2_log_level", out var flag)) continue;
-            Marshal.WriteInt32(flag, 2); // 0 INFO, 1 WARNING, 2 ERROR, 3 FATAL
-            return true;
-        }
-        return false;
+        get { lock (Gate) return lastCheck; }
     }
-    /// <summary>
-    /// Checks the CPU convolution backward pass against a float64 reference and, where it is wrong, turns oneDNN
-    /// (MKL-DNN) off for this process. Found here: on an AMD EPYC host, libtorch 2.10's oneDNN float32 convolution
-    /// returned input gradients with relative errors of 0.27–0.72 for layers with fewer than 16 output channels at batch
-    /// size ≥ 2 — silently wrong saliency maps and feature visualisations. libtorch's native convolution is then used.
-    /// Idempotent and cheap (a few tiny convolutions); call it once at start-up, after <see cref="SilenceNativeWarnings"/>.
-    /// <para>
-    /// A second AMD EPYC host (AVX-512, 2026-12-03) showed the fault is not deterministic: the same probe in the same
-    /// process returned relative errors of 1.4e-7, 0.27, 0.35 or NaN from one call to the next (oneDNN's
-    /// <c>jit:avx512_core</c> backward-data kernel reading memory it did not initialise, by the look of it), and capping
-    /// oneDNN at AVX2 fixed the probe's shape but not others (LRP, DeepLift and circuit tests failed). So the probe runs
-    /// three times at the current thread count and twice at one thread (where the fault showed every time), NaN counts
-    /// as wrong, and any wrong run turns oneDNN off.
-    /// </para>
-    /// </summary>
-    /// <returns>What the probe measured and whether oneDNN was disabled.</returns>
-    public static CpuConvolutionCheck ApplyCpuWorkarounds()
+
+    /// <summary>Runs the check unless it has run in this process, and returns its outcome. Cheap after the first call.</summary>
+    public static CpuConvolutionCheckResult Ensure()
     {
+        var done = Volatile.Read(ref lastCheck);
+        if (done is not null) return done;
         lock (Gate)
         {
             if (lastCheck is not null) return lastCheck;
@@ -50,7 +38,7 @@ public static class TorchRuntime
             var disabled = false;
             if (!(before <= 1e-3) && TrySetMkldnnEnabled(false)) disabled = true;   // NaN counts as wrong
             var after = disabled ? WorstConvolutionGradientError() : before;
-            lastCheck = new CpuConvolutionCheck(before, disabled, after);
+            Volatile.Write(ref lastCheck, new CpuConvolutionCheckResult(before, disabled, after));
             return lastCheck;
         }
     }
@@ -71,23 +59,12 @@ public static class TorchRuntime
         }
     }
 
-    /// <summary>
-    /// Where <see cref="ApplyCpuWorkarounds"/> turned oneDNN off, turns it back on for the returned scope if, with oneDNN,
-    /// every <c>Conv2d</c> of <paramref name="model"/> at the shapes <paramref name="sample"/> gives it computes the output
-    /// and the input and weight gradients in float32 within 1e-4 (relative) of float64 in four probes each. The fault of
-    /// <see cref="ApplyCpuWorkarounds"/> hits some shapes only (3 → 8 channels: wrong; ShapesNet's layers at batch 64:
-    /// right to 1e-6), and libtorch's native convolution is several times slower, so training a model whose own layers
-    /// verify can keep oneDNN. Otherwise, or where oneDNN was never off, the scope changes nothing.
-    /// <para>The switch is process-wide: run no other convolution concurrently while the scope is open.</para>
-    /// </summary>
-    /// <param name="model">The model about to be trained or run (its <c>Conv2d</c> layers are checked).</param>
-    /// <param name="sample">A representative input batch <c>[N, C, H, W]</c> (the batch size matters).</param>
-    /// <returns>A scope that turns oneDNN off again when disposed, if it turned it on.</returns>
-    public static IDisposable UseOneDnnWhereVerified(torch.nn.Module<torch.Tensor, torch.Tensor> model, torch.Tensor sample)
+    /// <summary>See <see cref="TorchSession.UseOneDnnWhereVerified"/> (the session owns this process-wide switch).</summary>
+    internal static IDisposable UseOneDnnWhereVerified(torch.nn.Module<torch.Tensor, torch.Tensor> model, torch.Tensor sample)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(sample);
-        if (!ApplyCpuWorkarounds().MkldnnDisabled || sample.device_type != DeviceType.CPU) return new OneDnnScope(false);
+        if (!Ensure().MkldnnDisabled || sample.device_type != DeviceType.CPU) return new OneDnnScope(false);
         var layers = new List<(TorchSharp.Modules.Conv2d Layer, long[] InputShape)>();
         var removers = new List<Action>();
         foreach (var m in model.modules())
@@ -169,22 +146,16 @@ public static class TorchRuntime
             worst = double.IsNaN(e) ? double.PositiveInfinity : Math.Max(worst, e);
         }
         for (int i = 0; i < 3; i++) Probe();
-        var threads = torch.get_num_threads();
-        if (threads == 1) return worst;
-        torch.set_num_threads(1);
-        try
+        if (torch.get_num_threads() == 1) return worst;
+        return TorchSession.WithOneThread(() =>
         {
             for (int i = 0; i < 2; i++) Probe();
-        }
-        finally
-        {
-            torch.set_num_threads(threads);
-        }
-        return worst;
+            return worst;
+        });
     }
 
     private static readonly object Gate = new();
-    private static CpuConvolutionCheck? lastCheck;
+    private static CpuConvolutionCheckResult? lastCheck;
 
     /// <summary>Relative error of a float32 convolution's input gradient against the float64 computation.</summary>
     internal static double ConvolutionGradientError()
@@ -236,8 +207,8 @@ public static class TorchRuntime
     }
 }
 
-/// <summary>Result of <see cref="TorchRuntime.ApplyCpuWorkarounds"/>.</summary>
+/// <summary>Outcome of <see cref="CpuConvolutionCheck"/>.</summary>
 /// <param name="GradientErrorBefore">Relative error of the float32 convolution input gradient before any change.</param>
 /// <param name="MkldnnDisabled">Whether oneDNN was turned off because the error exceeded 1e-3.</param>
 /// <param name="GradientErrorAfter">The same error after the change (equal to the first when nothing changed).</param>
-public sealed record CpuConvolutionCheck(double GradientErrorBefore, bool MkldnnDisabled, double GradientErrorAfter);
+public sealed record CpuConvolutionCheckResult(double GradientErrorBefore, bool MkldnnDisabled, double GradientErrorAfter);
