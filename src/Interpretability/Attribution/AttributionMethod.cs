@@ -95,6 +95,7 @@ public abstract class AttributionMethod<TOptions> : IAttributionMethod where TOp
 
     private AttributionResult Run(Tensor input, Tensor targets, TOptions? options, string targetParameter)
     {
+        CpuConvolutionCheck.Ensure();
         var result = Compute(input.detach(), targets, options ?? DefaultOptions, targetParameter);
         result.Attributions.MoveToOuterDisposeScope();
         return result;
@@ -162,6 +163,7 @@ internal static class GradientCore
 
     internal static (Tensor Gradient, Tensor Scores) InputGradient(Func<Tensor, Tensor> forward, Tensor input, Tensor targets, string targetParameter)
     {
+        CpuConvolutionCheck.Ensure();
         using var grad = enable_grad();
         var x = input.detach().requires_grad_(true);
         var scores = Scores(forward(x), targets, targetParameter);

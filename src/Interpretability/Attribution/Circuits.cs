@@ -46,6 +46,7 @@ public static class Circuits
     /// <param name="position">(y, x) of the later layer's output to explain; null = the sum over all positions.</param>
     public static CircuitAttribution Attribute(nn.Module<Tensor, Tensor> model, Tensor input, string from, string to, (long Y, long X)? position = null)
     {
+        CpuConvolutionCheck.Ensure();
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(input);
         LayerCheck.Find(model, from, nameof(from));
@@ -98,6 +99,7 @@ public static class Circuits
     /// <param name="to">Later layer (output <c>[1, out, h', w']</c>).</param>
     public static Tensor ExpandedWeights(nn.Module<Tensor, Tensor> model, Tensor exampleInput, string from, string to)
     {
+        CpuConvolutionCheck.Ensure();
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(exampleInput);
         LayerCheck.Find(model, from, nameof(from));

@@ -35,6 +35,7 @@ public sealed class NeuronGradient
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(neuron);
+        CpuConvolutionCheck.Ensure();
         using var scope = NewDisposeScope();
         using var recorder = new ActivationRecorder(model, new[] { Layer }, new ActivationRecorderOptions(KeepGraph: true));
         using var eg = enable_grad();

@@ -164,6 +164,7 @@ public sealed class FeatureVisualizer
     {
         ArgumentNullException.ThrowIfNull(objective);
         ArgumentNullException.ThrowIfNull(parameterization);
+        CpuConvolutionCheck.Ensure();
         options ??= new FeatureVisualizationOptions();
         options.Check();
         var transforms = options.Transforms ?? ImageTransforms.Standard();

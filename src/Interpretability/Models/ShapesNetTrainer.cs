@@ -41,6 +41,7 @@ public static class ShapesNetTrainer
     public static ShapesNetTrainingResult Train(ShapesNetTrainingOptions? options = null, IProgress<ShapesNetEpoch>? progress = null,
         CancellationToken cancellation = default)
     {
+        CpuConvolutionCheck.Ensure();
         options ??= new ShapesNetTrainingOptions();
         if (options.TrainCount < options.BatchSize) throw new ArgumentOutOfRangeException(nameof(options), options.TrainCount, "TrainCount must be at least BatchSize.");
         if (options.Epochs < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, "Epochs must be at least 1.");

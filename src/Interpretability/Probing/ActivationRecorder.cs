@@ -39,6 +39,7 @@ public sealed class ActivationRecorder : HookScope
     {
         ArgumentNullException.ThrowIfNull(layers);
         this.options = options ?? new ActivationRecorderOptions();
+        if (this.options.KeepGraph) CpuConvolutionCheck.Ensure();   // the caller will differentiate through the layers
         Layers = layers.Distinct().ToArray();
         if (Layers.Count == 0) throw new ArgumentException("At least one layer path is required.", nameof(layers));
         foreach (var layer in Layers)

@@ -32,6 +32,7 @@ public static class LayerGradient
     /// <returns>Detached tensors owned by the caller.</returns>
     public static LayerGradientResult Compute(nn.Module<Tensor, Tensor> model, Tensor input, string layer, Func<Tensor, Tensor> objective)
     {
+        CpuConvolutionCheck.Ensure();
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(objective);

@@ -164,3 +164,51 @@ public sealed class ArchitectureTests
         throw new InvalidOperationException($"No Interpretability.sln above {AppContext.BaseDirectory}.");
     }
 }
+
+/// <summary>The CPU convolution check runs before the first gradient of every entry point that computes one.</summary>
+public sealed class CpuConvolutionCheckEntryPointTests
+{
+    [Fact]
+    public void Every_method_that_differentiates_runs_the_check_first_or_is_reached_only_through_one_that_does()
+    {
+        // Methods of the core whose own body differentiates (autograd.grad, Tensor.backward) must call
+        // CpuConvolutionCheck.Ensure themselves, or be private/internal helpers whose public callers do. The public entry
+        // points are listed here and checked: each must call Ensure directly.
+        var core = typeof(TorchSession).Assembly;
+        var ensure = typeof(CpuConvolutionCheck).GetMethod(nameof(CpuConvolutionCheck.Ensure))!;
+        var calls = AssemblyReferences.Calls(core).ToList();
+        var callers = calls.Where(c => c.Callee == ensure).Select(c => c.Where).ToHashSet();
+        var entryPoints = new[]
+        {
+            "Interpretability.Attribution.AttributionMethod`1.Run",
+            "Interpretability.Attribution.GradientCore.InputGradient",
+            "Interpretability.Attribution.Circuits.Attribute",
+            "Interpretability.Attribution.Circuits.ExpandedWeights",
+            "Interpretability.Attribution.NeuronGradient.Attribute",
+            "Interpretability.Probing.LayerGradient.Compute",
+            "Interpretability.Probing.ActivationRecorder..ctor",
+            "Interpretability.FeatureVisualization.FeatureVisualizer.Visualize",
+            "Interpretability.Models.ShapesNetTrainer.Train",
+        };
+        var missing = entryPoints.Where(e => !callers.Contains(e)).ToList();
+        Assert.True(missing.Count == 0, "entry points that differentiate without running the CPU convolution check first:\n" + string.Join("\n", missing));
+        // Every method that differentiates is one of those, or is a helper only they reach (Compute of a method runs
+        // inside Run; hooks and closures of those classes), or works on coordinate networks (no convolution).
+        var differentiating = calls.Where(c => c.Callee.Name is "grad" or "backward" && c.Callee.DeclaringType?.Namespace?.StartsWith("TorchSharp", StringComparison.Ordinal) == true)
+            .Select(c => c.Caller).Select(t => { while (t.DeclaringType is not null) t = t.DeclaringType; return t.FullName!; })
+            .Distinct().OrderBy(n => n).ToList();
+        var covered = new[] { "Attribution.", "Probing.LayerGradient", "FeatureVisualization.", "Models.ShapesNetTrainer", "CpuConvolutionCheck", "Ensembles." };
+        var uncovered = differentiating.Where(n => !covered.Any(c => n.Contains(c, StringComparison.Ordinal))).ToList();
+        Assert.True(uncovered.Count == 0, "types that differentiate outside the checked entry points:\n" + string.Join("\n", uncovered));
+    }
+
+    [Fact]
+    public void The_check_runs_once_and_every_caller_gets_the_same_outcome()
+    {
+        var outcomes = new CpuConvolutionCheckResult[8];
+        Parallel.For(0, outcomes.Length, i => outcomes[i] = CpuConvolutionCheck.Ensure());
+        Assert.All(outcomes, o => Assert.Same(outcomes[0], o));
+        Assert.Same(outcomes[0], CpuConvolutionCheck.Outcome);
+        Assert.True(outcomes[0].GradientErrorAfter < 1e-4, $"after the check: {outcomes[0]}");
+    }
+}
