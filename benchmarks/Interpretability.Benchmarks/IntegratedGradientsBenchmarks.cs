@@ -59,7 +59,7 @@ public class IntegratedGradientsBenchmarks : ISmokeTestable
         image = rand(new long[] { 1 }.Concat(row).ToArray(), generator: new Generator(2));
         batch = rand(new long[] { Steps }.Concat(row).ToArray(), generator: new Generator(3));
         ig = new IntegratedGradients(model);
-        options = new IntegratedGradientsOptions(Steps, IntegrationRule.GaussLegendre, InternalBatchSize: Steps);
+        options = new IntegratedGradientsOptions(Steps, IntegrationRule.GaussLegendre, InternalBatchSize: Steps, ReturnConvergenceDelta: true);
     }
 
     /// <summary>Naive: one forward+backward per step on α_k·x, gradients summed with the quadrature weights.</summary>

@@ -58,7 +58,7 @@ public class OcclusionBenchmarks : ISmokeTestable
     [Benchmark(Baseline = true)]
     public double OneForwardPerWindow()
     {
-        using var r = occlusion.Attribute(image, 0, new OcclusionOptions(Window, Window, Window / 2, Window / 2, BatchSize: 1));
+        using var r = occlusion.Attribute(image, 0, new OcclusionOptions(Window, Window, Window / 2, Window / 2, PerturbationsPerEval: 1));
         return r.Attributions.sum().ToDouble();
     }
 
@@ -66,7 +66,7 @@ public class OcclusionBenchmarks : ISmokeTestable
     [Benchmark]
     public double Batched()
     {
-        using var r = occlusion.Attribute(image, 0, new OcclusionOptions(Window, Window, Window / 2, Window / 2, BatchSize: 128));
+        using var r = occlusion.Attribute(image, 0, new OcclusionOptions(Window, Window, Window / 2, Window / 2, PerturbationsPerEval: 128));
         return r.Attributions.sum().ToDouble();
     }
 
@@ -74,7 +74,7 @@ public class OcclusionBenchmarks : ISmokeTestable
     [Benchmark]
     public double Incremental()
     {
-        using var r = incremental.Attribute(image, 0, new OcclusionOptions(Window, Window, Window / 2, Window / 2, BatchSize: 128));
+        using var r = incremental.Attribute(image, 0, new OcclusionOptions(Window, Window, Window / 2, Window / 2, PerturbationsPerEval: 128));
         return r.Attributions.sum().ToDouble();
     }
 

@@ -99,7 +99,7 @@ public sealed class AttributionStudy : Study
     {
         batches ??= FixedBatchRunner.Instance;
         int steps = quick ? 16 : 50, samples = quick ? 8 : 50;
-        var ig = new IntegratedGradientsOptions(Steps: steps, InternalBatchSize: 25);
+        var ig = new IntegratedGradientsOptions(Steps: steps, InternalBatchSize: 25, ReturnConvergenceDelta: true);
         return new AttributionStudyMethod[]
         {
             new("saliency", "saliency |∂S/∂x|", (x, t) => new Saliency(model).Attribute(x, t)),
@@ -150,7 +150,7 @@ public sealed class AttributionStudy : Study
         return new AttributionStudyMethod[]
         {
             new("occlusion", "occlusion (8×8 window, stride 4)", (x, t) => batches.Run($"occlusion:{string.Join('x', x.shape)}", 128,
-                b => occlusion.Attribute(x, t, new OcclusionOptions(8, 8, 4, 4, BatchSize: b)))),
+                b => occlusion.Attribute(x, t, new OcclusionOptions(8, 8, 4, 4, PerturbationsPerEval: b)))),
             new("feature_ablation", "feature ablation (8×8 segments)", (x, t) => new FeatureAblation(model).Attribute(x, t, new FeatureAblationOptions(Mask(x)))),
             new("shapley_value_sampling", $"Shapley sampling ({permutations} orderings of 8×8 segments)", (x, t) => new ShapleyValueSampling(model).Attribute(x, t,
                 new ShapleyValueSamplingOptions(Mask(x), Permutations: permutations, Seed: seed))),
@@ -226,13 +226,13 @@ public sealed class AttributionStudy : Study
             perMethod.Set(method.Name, m);
             var one = result.Attributions[0].cpu().detach().clone().MoveToOuterDisposeScope();
             tiles.Add((method.Title, one));
-            AttributionPictures.SaveOverlay(context.PathOf($"overlay_{method.Name}.png"), image.cpu(), one, method.Title);
+            context.SavePng($"overlay_{method.Name}.png", AttributionPictures.OverlayPicture(image.cpu(), one, method.Title), method.Title);
             rows.Add(new[] { method.Name, seconds.ToString("F3", CultureInfo.InvariantCulture), m.Contains("completeness_error") ? m.GetDouble("completeness_error").ToString("G3", CultureInfo.InvariantCulture) : "—" });
         }
         metrics.Set("methods", selected.Select(m => m.Name));
         metrics.Set("per_method", perMethod);
-        AttributionPictures.SaveComparisonGrid(context.PathOf("comparison_grid.png"), image.cpu(), tiles,
-            $"Attribution of class {target} ({ClassName(target)}) by every method");
+        AtomicFile.WriteAllBytes(context.PathOf("comparison_grid.png"), AttributionPictures.ComparisonGrid(image.cpu(), tiles,
+            $"Attribution of class {target} ({ClassName(target)}) by every method"));
         section.AddFigure(context.Figure("comparison_grid.png", "Every method on the same input, as signed overlays (red raises the explained score, blue lowers it; each map scaled to the 98th percentile of its own |values| (as Captum clips outliers), quoted in its title)."));
         section.AddTable(new Table("Per method: run time and completeness error |Σ attributions − (S(x) − S(0))| / |S(x) − S(0)| (— where attributions are not input-shaped).",
             new[] { "method", "seconds", "completeness error" }, rows));
@@ -252,13 +252,13 @@ public sealed class AttributionStudy : Study
             var ys = new List<double>();
             foreach (var s in stepsList)
             {
-                using var r = ig.Attribute(x, target, new IntegratedGradientsOptions(s, rule, InternalBatchSize: 32));
+                using var r = ig.Attribute(x, target, new IntegratedGradientsOptions(s, rule, InternalBatchSize: 32, ReturnConvergenceDelta: true));
                 ys.Add(Math.Max(r.Metadata["convergence_delta"], 1e-12));
                 if (rule == IntegrationRule.GaussLegendre) glRelative.Add(new(s.ToString(CultureInfo.InvariantCulture), r.Metadata["convergence_delta_relative"]));
             }
             series.Add(new Series(rule.ToString(), stepsList.Select(s => (double)s).ToList(), ys, Markers: true));
         }
-        using (var r50 = ig.Attribute(x, target, new IntegratedGradientsOptions(50, InternalBatchSize: 50)))
+        using (var r50 = ig.Attribute(x, target, new IntegratedGradientsOptions(50, InternalBatchSize: 50, ReturnConvergenceDelta: true)))
         {
             igDelta = r50.Metadata["convergence_delta"];
             metrics.Set("ig_convergence_delta", igDelta);
@@ -284,7 +284,7 @@ public sealed class AttributionStudy : Study
         }
         metrics.Set("lrp_conservation_error", conservation[0].Value);
         metrics.Set("lrp_conservation_error_by_composite", conservation);
-        AttributionPictures.SaveComparisonGrid(context.PathOf("lrp_composites.png"), image.cpu(), lrpTiles, "LRP composites");
+        AtomicFile.WriteAllBytes(context.PathOf("lrp_composites.png"), AttributionPictures.ComparisonGrid(image.cpu(), lrpTiles, "LRP composites"));
         section.AddFigure(context.Figure("lrp_composites.png",
             $"LRP with four composites. Conservation error |Σ R_input − R_output| / |R_output| (R_output = the target logit; biases absorb relevance): " +
             string.Join(", ", conservation.Select(kv => $"{kv.Key} {kv.Value:G3}")) + "."));
@@ -298,12 +298,12 @@ public sealed class AttributionStudy : Study
             using var r = new GradCam(model, layer).Attribute(x, target);
             layerTiles.Add(($"Grad-CAM {layer}", r.Attributions[0].cpu().clone()));
         }
-        using (var lig = new LayerIntegratedGradients(model, "relu3").Attribute(x, target, new IntegratedGradientsOptions(quick ? 16 : 50, InternalBatchSize: 32)))
+        using (var lig = new LayerIntegratedGradients(model, "relu3").Attribute(x, target, new IntegratedGradientsOptions(quick ? 16 : 50, InternalBatchSize: 32, ReturnConvergenceDelta: true)))
         {
             metrics.Set("layer_ig_convergence_delta", lig.Metadata["convergence_delta"]);
             layerTiles.Add(("layer IG relu3 (Σ channels)", lig.Attributions[0].sum(dim: 0, keepdim: true).cpu()));
         }
-        AttributionPictures.SaveComparisonGrid(context.PathOf("layers.png"), image.cpu(), layerTiles, "Attribution at hidden layers");
+        AtomicFile.WriteAllBytes(context.PathOf("layers.png"), AttributionPictures.ComparisonGrid(image.cpu(), layerTiles, "Attribution at hidden layers"));
         section.AddFigure(context.Figure("layers.png", "Grad-CAM at conv2, conv3 and conv4 (coarser with depth) and layer integrated gradients at relu3 summed over channels, upsampled to the input."));
         foreach (var (_, t) in layerTiles) t.Dispose();
 
@@ -328,11 +328,11 @@ public sealed class AttributionStudy : Study
         }
         using (var kernels = Circuits.ExpandedWeights(model, x, "relu1", "conv3"))
         {
-            Circuits.SaveKernelPicture(context.PathOf("expanded_weights_relu1_conv3.png"), kernels, "Expanded weights relu1 → conv3 (through pool2 as average, relu2 as identity)", maxOut: 12, maxIn: 16);
+            AtomicFile.WriteAllBytes(context.PathOf("expanded_weights_relu1_conv3.png"), Circuits.KernelPicture(kernels, "Expanded weights relu1 → conv3 (through pool2 as average, relu2 as identity)", maxOut: 12, maxIn: 16));
             metrics.Set("expanded_weights_shape", kernels.shape);
         }
         using (var kernels = Circuits.ExpandedWeights(model, x, "pool1", "conv2"))
-            Circuits.SaveKernelPicture(context.PathOf("weights_pool1_conv2.png"), kernels, "Weights pool1 → conv2 (adjacent: conv2's kernels)", maxOut: 12, maxIn: 16);
+            AtomicFile.WriteAllBytes(context.PathOf("weights_pool1_conv2.png"), Circuits.KernelPicture(kernels, "Weights pool1 → conv2 (adjacent: conv2's kernels)", maxOut: 12, maxIn: 16));
         section.AddFigureRow(new[]
         {
             context.Figure("weights_pool1_conv2.png", "conv2's own 3×3 kernels (first 12 output × 16 input channels)."),
@@ -349,7 +349,7 @@ public sealed class AttributionStudy : Study
             var present = Enumerable.Range(0, (int)classes).Where(c => perClass.Counts[c] > 0).ToList();
             var classTiles = present.Select(c => ($"{ClassName(c)} (n={perClass.Counts[c]})", perClass.Means[c].cpu())).ToList();
             var meanImage = images.mean(new long[] { 0 }).cpu();
-            AttributionPictures.SaveComparisonGrid(context.PathOf("per_class_mean.png"), meanImage, classTiles, "Mean integrated gradients per class (over the mean image)");
+            AtomicFile.WriteAllBytes(context.PathOf("per_class_mean.png"), AttributionPictures.ComparisonGrid(meanImage, classTiles, "Mean integrated gradients per class (over the mean image)"));
             metrics.Set("dataset_size", images.shape[0]);
             metrics.Set("dataset_classes", present.Select(c => ClassName(c)));
         }

@@ -65,33 +65,34 @@ public static class AttributionPictures
     }
 
     /// <summary>
-    /// Saves one method's overlay: the input, the overlay and the colour bar, titled with the method and its colour scale (98th percentile of |value|).
+    /// One method's overlay as a PNG: the input, the overlay and the colour bar, titled with the method and its colour
+    /// scale (98th percentile of |value|).
     /// </summary>
-    /// <param name="path">PNG path.</param>
     /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
     /// <param name="attribution">One input's attribution (<c>[C, H, W]</c> or a map).</param>
     /// <param name="title">Method name for the title.</param>
     /// <param name="tileSize">Pixels per tile.</param>
-    public static void SaveOverlay(string path, Tensor image, Tensor attribution, string title, int tileSize = 192)
+    /// <returns>PNG bytes (save them with <see cref="AtomicFile.WriteAllBytes"/> or show them).</returns>
+    public static byte[] OverlayPicture(Tensor image, Tensor attribution, string title, int tileSize = 192)
     {
         using var scope = NewDisposeScope();
         var map = ToMap(attribution);
         var max = ScaleOf(map);
-        ImageGrid.Save(path, new[] { image.detach().cpu(), Overlay(image, attribution), ColourBar() },
+        return ImageGrid.Encode(new[] { image.detach().cpu(), Overlay(image, attribution), ColourBar() },
             new[] { "input", $"{title} (Σ channels)", $"−{max:G3}  ·  0  ·  +{max:G3}" },
             new GridOptions(Columns: 3, TileSize: tileSize, Title: $"{title}: red raises the target score, blue lowers it"));
     }
 
     /// <summary>
-    /// Saves a side-by-side grid: the input, then one overlay per method (each scaled to the 98th percentile of its own
+    /// A side-by-side grid as a PNG: the input, then one overlay per method (each scaled to the 98th percentile of its own
     /// |values|, quoted under it), then the colour bar.
     /// </summary>
-    /// <param name="path">PNG path.</param>
     /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
     /// <param name="results">(title, one input's attribution) per method.</param>
     /// <param name="title">Title over the grid.</param>
     /// <param name="tileSize">Pixels per tile.</param>
-    public static void SaveComparisonGrid(string path, Tensor image, IReadOnlyList<(string Title, Tensor Attribution)> results, string title, int tileSize = 160)
+    /// <returns>PNG bytes.</returns>
+    public static byte[] ComparisonGrid(Tensor image, IReadOnlyList<(string Title, Tensor Attribution)> results, string title, int tileSize = 160)
     {
         ArgumentNullException.ThrowIfNull(results);
         using var scope = NewDisposeScope();
@@ -104,6 +105,6 @@ public static class AttributionPictures
         }
         tiles.Add(ColourBar());
         titles.Add("blue − · 0 · red + (each map to ± its 98th pct |value|)");
-        ImageGrid.Save(path, tiles, titles, new GridOptions(Columns: Math.Min(4, tiles.Count), TileSize: tileSize, Title: title));
+        return ImageGrid.Encode(tiles, titles, new GridOptions(Columns: Math.Min(4, tiles.Count), TileSize: tileSize, Title: title));
     }
 }

@@ -146,13 +146,13 @@ public static class Circuits
     /// Draws kernels <c>[out, in, kh, kw]</c> (or <c>[out, in]</c> attributions) as a grid: a row per output channel, a
     /// column per input channel, one diverging colour scale (blue negative, red positive) shared by all tiles.
     /// </summary>
-    /// <param name="path">PNG path.</param>
     /// <param name="kernels">The kernels.</param>
     /// <param name="title">Title over the grid.</param>
     /// <param name="maxOut">At most this many output channels (rows).</param>
     /// <param name="maxIn">At most this many input channels (columns).</param>
     /// <param name="tileSize">Pixels per tile.</param>
-    public static void SaveKernelPicture(string path, Tensor kernels, string title, int maxOut = 16, int maxIn = 16, int tileSize = 28)
+    /// <returns>PNG bytes.</returns>
+    public static byte[] KernelPicture(Tensor kernels, string title, int maxOut = 16, int maxIn = 16, int tileSize = 28)
     {
         ArgumentNullException.ThrowIfNull(kernels);
         if (kernels.dim() == 2) kernels = kernels.unsqueeze(-1).unsqueeze(-1);
@@ -166,7 +166,7 @@ public static class Circuits
         for (int r = 0; r < o; r++)
             for (int c = 0; c < n; c++)
                 tiles.Add(Colormap.Diverging.Apply(Normalization.SymmetricWithLimit(limit).Apply(shown[r, c])));
-        ImageGrid.Save(path, tiles, null, new GridOptions(Columns: n, TileSize: tileSize, Padding: 2,
+        return ImageGrid.Encode(tiles, null, new GridOptions(Columns: n, TileSize: tileSize, Padding: 2,
             Title: $"{title} — shared scale ±{limit:G3} (blue −, red +)",
             RowLabels: Enumerable.Range(0, o).Select(i => $"out {i}").ToList(),
             ColumnLabels: Enumerable.Range(0, n).Select(i => $"{i}").ToList(), FontSize: 10f));

@@ -34,14 +34,14 @@ internal static class CoalitionRegression
     }
 
     /// <summary>Scores of coalitions <c>z</c> [K, G] for one row, as doubles.</summary>
-    internal static double[] Scores(Func<Tensor, Tensor> forward, Tensor row, Tensor baseline, Tensor groupOf, double[,] z, Tensor target, int batchSize, string targetParameter)
+    internal static double[] Scores(Func<Tensor, Tensor> forward, AttributionCall call, Tensor row, Tensor baseline, Tensor groupOf, double[,] z, Tensor target, int perEval)
     {
         int k = z.GetLength(0), g = z.GetLength(1);
         var flat = new float[k * g];
         for (int i = 0; i < k; i++)
         for (int j = 0; j < g; j++)
             flat[i * g + j] = (float)z[i, j];
-        return FeatureMasks.CoalitionScores(forward, row, baseline, groupOf, tensor(flat, new long[] { k, g }), target, batchSize, targetParameter).data<double>().ToArray();
+        return FeatureMasks.CoalitionScores(forward, call, row, baseline, groupOf, tensor(flat, new long[] { k, g }), target, perEval).data<double>().ToArray();
     }
 
     /// <summary>Spreads per-group coefficients over the features of each group (a group's value divided by its size).</summary>

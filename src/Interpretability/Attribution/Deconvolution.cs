@@ -10,10 +10,8 @@ namespace Interpretability.Attribution;
 /// </summary>
 public sealed class Deconvolution : AttributionMethod<ReluRuleOptions>
 {
-    private readonly nn.Module<Tensor, Tensor> model;
-
     /// <summary>Wraps a classifier <c>[batch, ...] → [batch, classes]</c> whose ReLUs are <c>ReLU</c> modules.</summary>
-    public Deconvolution(nn.Module<Tensor, Tensor> model) : base(model) => this.model = model;
+    public Deconvolution(nn.Module<Tensor, Tensor> model) : base(model) { }
 
     /// <inheritdoc />
     public override string Name => "deconvolution";
@@ -22,6 +20,6 @@ public sealed class Deconvolution : AttributionMethod<ReluRuleOptions>
     public override ReluRuleOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, ReluRuleOptions options, string targetParameter) =>
-        new(ReluRules.Gradient(model, Forward, input, targets, targetParameter, guided: false), Name);
+    protected override AttributionResult Compute(AttributionCall call, ReluRuleOptions options) =>
+        new(ReluRules.Gradient(Module, call, guided: false), Name);
 }

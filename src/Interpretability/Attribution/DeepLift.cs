@@ -13,22 +13,21 @@ public sealed record DeepLiftOptions(Tensor? Baseline = null, double Epsilon = 1
 
 /// <summary>
 /// DeepLIFT with the rescale rule (Shrikumar, Greenside &amp; Kundaje 2017, "Learning Important Features Through
-/// Propagating Activation Differences"). Every elementwise nonlinearity module (ReLU, LeakyReLU, Tanh, Sigmoid, Softplus,
+/// Propagating Activation Differences", arXiv:1704.02685, §3.5.1 and eq. 1 (summation-to-delta)). Every elementwise nonlinearity module (ReLU, LeakyReLU, Tanh, Sigmoid, Softplus,
 /// ELU, GELU, SiLU) gets the multiplier <c>m = (f(x) − f(x′)) / (x − x′)</c> in place of its derivative, by a forward hook
 /// that returns <c>f(x).detach() + m.detach() ⊙ (x − x.detach())</c> (forward value unchanged, backward slope m). The
 /// attributions are <c>(x − x′) ⊙ ∂S/∂x</c> of that modified backward pass; for networks of linear/conv layers and these
-/// nonlinearities they sum to <c>S(x) − S(x′)</c> exactly (summation-to-delta; metadata <c>summation_delta</c> holds the
-/// largest error). <c>MaxPool2d</c> modules get an exact rule (the output difference as a convex combination of the
+/// nonlinearities they sum to <c>S(x) − S(x′)</c> exactly (summation-to-delta: the per-example error is
+/// <see cref="AttributionResult.ConvergenceDelta"/>, the largest in metadata <c>summation_delta</c>). <c>MaxPool2d</c> modules get an exact rule (the output difference as a convex combination of the
 /// differences at the input's and the reference's maxima, see <c>MaxPoolRule</c>), so summation-to-delta also holds
-/// through max pooling. Nonlinearities must be modules
-/// (<c>F.relu</c> inside a forward cannot be hooked). The model is unchanged: hooks are removed afterwards.
+/// through max pooling. Nonlinearities must be modules: <c>F.relu</c> inside a forward cannot be hooked, and a model that
+/// computes one there is refused with the layer named (see the nonlinearity audit) instead of explained wrongly. The
+/// model is unchanged: hooks are removed afterwards.
 /// </summary>
 public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
 {
-    private readonly nn.Module<Tensor, Tensor> model;
-
     /// <summary>Wraps a classifier <c>[batch, ...] → [batch, classes]</c> whose nonlinearities are modules.</summary>
-    public DeepLift(nn.Module<Tensor, Tensor> model) : base(model) => this.model = model;
+    public DeepLift(nn.Module<Tensor, Tensor> model) : base(model) { }
 
     /// <inheritdoc />
     public override string Name => "deeplift";
@@ -70,9 +69,11 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
     }
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, DeepLiftOptions options, string targetParameter)
+    protected override AttributionResult Compute(AttributionCall call, DeepLiftOptions options)
     {
+        var (input, targets, targetParameter, model) = (call.Input, call.Targets, call.TargetParameter, Module);
         var baseline = GradientCore.Baseline(input, options.Baseline, "Baseline").contiguous();
+        NonlinearityAudit.Check(model, input, baseline, Name, m => IsElementwise(m) || m is MaxPool2d);
         var paths = model.named_modules().Where(t => IsElementwise(t.Item2) || t.Item2 is MaxPool2d).Select(t => t.Item1).ToList();
 
         // Pass 1: the reference activations (input of every nonlinearity on the baseline), per call in order.
@@ -86,7 +87,7 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
                 hooks.AddForwardHook(path, (inp, _) => { reference[path].Add(inp.detach().clone()); return null; });
             }
             using var ng = no_grad();
-            sb = Scores(Forward(baseline), targets, targetParameter);
+            sb = Scores(GradientCore.Run(Forward, baseline, call), targets, targetParameter);
         }
 
         // Pass 2: the input, each nonlinearity with the rescale multiplier as its slope.
@@ -121,15 +122,14 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
             }
             using var eg = enable_grad();
             var x = input.detach().requires_grad_(true);
-            var s = Scores(Forward(x), targets, targetParameter);
+            var s = Scores(GradientCore.Run(Forward, x, call), targets, targetParameter);
             g = autograd.grad(new[] { s.sum() }, new[] { x }, allow_unused: true)[0];
             if (g is null || g.IsInvalid) g = zeros_like(x);
             sx = s.detach();
         }
         var attributions = (input - baseline) * g;
-        var dims = Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
-        var total = dims.Length == 0 ? attributions : attributions.sum(dims);
-        var err = (total - (sx - sb)).abs().max().ToDouble();
-        return new AttributionResult(attributions, Name, new Dictionary<string, double> { ["summation_delta"] = err });
+        // Summation-to-delta per example (free: both scores were computed anyway).
+        var delta = (GradientCore.SumPerRow(attributions).to(float64) - (sx - sb).to(float64)).abs();
+        return new AttributionResult(attributions, Name, new Dictionary<string, double> { ["summation_delta"] = delta.max().ToDouble() }, delta);
     }
 }

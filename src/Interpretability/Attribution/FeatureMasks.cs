@@ -60,33 +60,29 @@ public static class FeatureMasks
 
     /// <summary>
     /// The target scores of inputs built from coalitions: input k keeps the features of the groups with
-    /// <c>z[k, g] = 1</c> from <paramref name="row"/> and takes the others from <paramref name="baseline"/>.
+    /// <c>z[k, g] = 1</c> from <paramref name="row"/> and takes the others from <paramref name="baseline"/>; evaluated
+    /// <paramref name="perEval"/> at a time through the call (progress, cancellation).
     /// </summary>
     /// <param name="forward">The model.</param>
+    /// <param name="call">The attribution call.</param>
     /// <param name="row">One input row <c>[1, ...]</c>.</param>
     /// <param name="baseline">The baseline row <c>[1, ...]</c>.</param>
     /// <param name="groupOfFeature"><c>[D]</c> group id per flattened feature.</param>
     /// <param name="coalitions"><c>[K, G]</c> 0/1 (any dtype).</param>
-    /// <param name="target">Class whose score is read.</param>
-    /// <param name="batchSize">Inputs per forward pass.</param>
-    /// <param name="targetParameter">Caller's name of the target, for errors.</param>
+    /// <param name="target">Class whose score is read, <c>[1]</c> int64.</param>
+    /// <param name="perEval">Inputs per forward pass.</param>
     /// <returns>Scores <c>[K]</c> float64 on the CPU.</returns>
-    internal static Tensor CoalitionScores(Func<Tensor, Tensor> forward, Tensor row, Tensor baseline, Tensor groupOfFeature, Tensor coalitions,
-        Tensor target, int batchSize, string targetParameter)
+    internal static Tensor CoalitionScores(Func<Tensor, Tensor> forward, AttributionCall call, Tensor row, Tensor baseline, Tensor groupOfFeature, Tensor coalitions,
+        Tensor target, int perEval)
     {
-        using var noGrad = no_grad();
-        var k = coalitions.shape[0];
         var flatRow = row.reshape(1, -1);
         var flatBase = baseline.reshape(1, -1);
         var keep = coalitions.to(row.dtype, row.device);
-        var parts = new List<Tensor>();
-        for (long start = 0; start < k; start += batchSize)
+        var rowShape = row.shape.Skip(1).ToArray();
+        return PerturbationBatches.Evaluate(forward, call, coalitions.shape[0], perEval, target, (start, n) =>
         {
-            var n = Math.Min(batchSize, k - start);
             var m = keep.narrow(0, start, n).index_select(1, groupOfFeature);     // [n, D]
-            var inputs = (flatBase + m * (flatRow - flatBase)).reshape(new[] { n }.Concat(row.shape.Skip(1)).ToArray());
-            parts.Add(GradientCore.Scores(forward(inputs), target.expand(n), targetParameter).to(float64).cpu());
-        }
-        return cat(parts, 0);
+            return (flatBase + m * (flatRow - flatBase)).reshape(new[] { n }.Concat(rowShape).ToArray());
+        }).to(float64).cpu();
     }
 }

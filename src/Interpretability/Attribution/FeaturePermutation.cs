@@ -5,15 +5,15 @@ namespace Interpretability.Attribution;
 /// <summary>Options of <see cref="FeaturePermutation"/>.</summary>
 /// <param name="FeatureMask">Group ids broadcastable to one input row; null = every scalar feature alone.</param>
 /// <param name="Seed">Seed of the permutation.</param>
-/// <param name="BatchSize">Rows per forward pass (each pass holds whole permuted batches).</param>
-public sealed record FeaturePermutationOptions(Tensor? FeatureMask = null, int Seed = 0, int BatchSize = 256);
+/// <param name="PerturbationsPerEval">Permuted rows per forward pass.</param>
+public sealed record FeaturePermutationOptions(Tensor? FeatureMask = null, int Seed = 0, int PerturbationsPerEval = 256) : PerturbationOptions(PerturbationsPerEval);
 
 /// <summary>
 /// Permutation feature importance (Breiman 2001; Captum's <c>FeaturePermutation</c>): each group of features is shuffled
 /// across the rows of the batch (one seeded permutation); each row's effect S(x) − S(x with the group permuted) is spread
 /// evenly over the group's features. Needs a batch of at least two rows.
 /// </summary>
-public sealed class FeaturePermutation : AttributionMethod<FeaturePermutationOptions>
+public sealed class FeaturePermutation : PerturbationAttributionMethod<FeaturePermutationOptions>
 {
     /// <summary>Wraps a classifier <c>[batch, ...] → [batch, classes]</c>.</summary>
     public FeaturePermutation(nn.Module<Tensor, Tensor> model) : base(model) { }
@@ -28,11 +28,11 @@ public sealed class FeaturePermutation : AttributionMethod<FeaturePermutationOpt
     public override FeaturePermutationOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, FeaturePermutationOptions o, string targetParameter)
+    protected override AttributionResult Perturb(AttributionCall call, FeaturePermutationOptions o)
     {
+        var (input, targets, targetParameter) = (call.Input, call.Targets, call.TargetParameter);
         var n = input.shape[0];
         if (n < 2) throw new ArgumentException($"input must hold at least two rows to permute features across; got {GradientCore.Shape(input)}.", nameof(input));
-        if (o.BatchSize < 1) throw new ArgumentOutOfRangeException("options", o.BatchSize, "BatchSize must be at least 1.");
         var (groupOf, groups) = FeatureMasks.Resolve(input, o.FeatureMask, "FeatureMask");
         // A derangement-free seeded shuffle; rows that map to themselves contribute 0, as in Captum.
         var order = Enumerable.Range(0, (int)n).ToArray();
@@ -40,17 +40,20 @@ public sealed class FeaturePermutation : AttributionMethod<FeaturePermutationOpt
         using var noGrad = no_grad();
         var flat = input.reshape(n, -1);
         var permuted = flat.index_select(0, tensor(order.Select(i => (long)i).ToArray(), device: input.device));
-        var full = GradientCore.Scores(Forward(input), targets, targetParameter);            // [N]
+        call.Begin(n * (groups + 1));
+        var full = GradientCore.Scores(GradientCore.Run(Forward, input, call), targets, targetParameter);   // [N]
+        call.Advance(n);
         var attributions = zeros_like(flat);
         for (int g = 0; g < groups; g++)
         {
             var inGroup = (groupOf == g).to(input.dtype).unsqueeze(0);                       // [1, D]
             var mixed = (flat + inGroup * (permuted - flat)).reshape(input.shape);
             var scores = new List<Tensor>();
-            for (long start = 0; start < n; start += o.BatchSize)
+            for (long start = 0; start < n; start += o.PerturbationsPerEval)
             {
-                var len = Math.Min(o.BatchSize, n - start);
-                scores.Add(GradientCore.Scores(Forward(mixed.narrow(0, start, len)), targets.narrow(0, start, len), targetParameter));
+                var len = Math.Min(o.PerturbationsPerEval, n - start);
+                scores.Add(GradientCore.Scores(GradientCore.Run(Forward, mixed.narrow(0, start, len), call), targets.narrow(0, start, len), targetParameter));
+                call.Advance(len);
             }
             var effect = full - cat(scores, 0);                                              // [N]
             attributions += effect.unsqueeze(1) * inGroup / inGroup.sum();

@@ -16,21 +16,11 @@ public sealed record GradCamOptions(bool Relu = true, bool Upsample = true);
 /// <c>L = ReLU(Σ_k α_k A^k)</c>, upsampled bilinearly to the input. Attributions are <c>[batch, 1, H, W]</c>
 /// (or <c>[batch, 1, h, w]</c> without upsampling).
 /// </summary>
-public sealed class GradCam : AttributionMethod<GradCamOptions>
+public sealed class GradCam : LayerAttributionMethod<GradCamOptions>
 {
-    private readonly nn.Module<Tensor, Tensor> model;
-
     /// <summary>Grad-CAM of <paramref name="model"/> at <paramref name="layer"/> (a path of <c>named_modules()</c>).</summary>
     /// <exception cref="ArgumentException">No such layer (the message lists those that exist).</exception>
-    public GradCam(nn.Module<Tensor, Tensor> model, string layer) : base(model)
-    {
-        this.model = model;
-        LayerCheck.Find(model, layer, nameof(layer));
-        Layer = layer;
-    }
-
-    /// <summary>The layer's path.</summary>
-    public string Layer { get; }
+    public GradCam(nn.Module<Tensor, Tensor> model, string layer) : base(model, layer) { }
 
     /// <inheritdoc />
     public override string Name => "grad_cam";
@@ -39,9 +29,9 @@ public sealed class GradCam : AttributionMethod<GradCamOptions>
     public override GradCamOptions DefaultOptions { get; } = new();
 
     /// <summary>The raw map <c>Σ_k α_k A^k</c> (before ReLU and upsampling), <c>[batch, 1, h, w]</c>.</summary>
-    internal Tensor RawMap(Tensor input, Tensor targets, string targetParameter)
+    internal Tensor RawMap(AttributionCall call)
     {
-        using var lg = LayerGradient.Compute(model, input, Layer, y => Scores(y, targets, targetParameter).sum());
+        using var lg = LayerGradient.Compute(Module, call.Input, Layer, y => Scores(y, call.Targets, call.TargetParameter).sum());
         if (lg.Activation.dim() != 4)
             throw new ArgumentException($"Grad-CAM needs a convolutional layer with output [batch, channels, h, w]; layer '{Layer}' gives {GradientCore.Shape(lg.Activation)}.", "layer");
         var alpha = lg.Gradient.mean(new long[] { 2, 3 }, keepdim: true);
@@ -49,12 +39,12 @@ public sealed class GradCam : AttributionMethod<GradCamOptions>
     }
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, GradCamOptions options, string targetParameter)
+    protected override AttributionResult Compute(AttributionCall call, GradCamOptions options)
     {
-        var map = RawMap(input, targets, targetParameter);
+        var map = RawMap(call);
         if (options.Relu) map = map.relu();
-        if (options.Upsample && input.dim() == 4)
-            map = nn.functional.interpolate(map, new[] { input.shape[2], input.shape[3] }, mode: InterpolationMode.Bilinear, align_corners: false);
+        if (options.Upsample && call.Input.dim() == 4)
+            map = nn.functional.interpolate(map, new[] { call.Input.shape[2], call.Input.shape[3] }, mode: InterpolationMode.Bilinear, align_corners: false);
         return new AttributionResult(map, Name);
     }
 }

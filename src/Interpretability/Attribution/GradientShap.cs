@@ -31,8 +31,9 @@ public sealed class GradientShap : AttributionMethod<GradientShapOptions>
     public override GradientShapOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, GradientShapOptions options, string targetParameter)
+    protected override AttributionResult Compute(AttributionCall call, GradientShapOptions options)
     {
+        var (input, targets) = (call.Input, call.Targets);
         if (options.Samples < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Samples, "Samples must be at least 1.");
         var rowShape = input.shape.Skip(1).ToArray();
         var baselines = options.Baselines is null
@@ -49,7 +50,7 @@ public sealed class GradientShap : AttributionMethod<GradientShapOptions>
         var x = input.index_select(0, which);
         if (options.Stdev > 0) x = x + randn(x.shape, dtype: x.dtype, device: x.device, generator: gen) * options.Stdev;
         var b = baselines.index_select(0, pick);
-        var (g, _) = InputGradient(b + alpha * (x - b), targets.index_select(0, which), targetParameter);
+        var (g, _) = InputGradient(b + alpha * (x - b), targets.index_select(0, which), call);
         var each = (x - b) * g;                                                                     // [batch·n, ...]
         var attributions = each.reshape(new[] { batch, n }.Concat(rowShape).ToArray()).mean(new long[] { 1 });
         return new AttributionResult(attributions, Name, new Dictionary<string, double> { ["samples"] = n });

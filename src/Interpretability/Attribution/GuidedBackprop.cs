@@ -16,10 +16,8 @@ public sealed record ReluRuleOptions;
 /// </summary>
 public sealed class GuidedBackprop : AttributionMethod<ReluRuleOptions>
 {
-    private readonly nn.Module<Tensor, Tensor> model;
-
     /// <summary>Wraps a classifier <c>[batch, ...] → [batch, classes]</c> whose ReLUs are <c>ReLU</c> modules.</summary>
-    public GuidedBackprop(nn.Module<Tensor, Tensor> model) : base(model) => this.model = model;
+    public GuidedBackprop(nn.Module<Tensor, Tensor> model) : base(model) { }
 
     /// <inheritdoc />
     public override string Name => "guided_backprop";
@@ -28,22 +26,23 @@ public sealed class GuidedBackprop : AttributionMethod<ReluRuleOptions>
     public override ReluRuleOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, ReluRuleOptions options, string targetParameter) =>
-        new(ReluRules.Gradient(model, Forward, input, targets, targetParameter, guided: true), Name);
+    protected override AttributionResult Compute(AttributionCall call, ReluRuleOptions options) =>
+        new(ReluRules.Gradient(Module, call, guided: true), Name);
 }
 
 /// <summary>The modified ReLU backward passes of guided backprop and deconvolution.</summary>
 internal static class ReluRules
 {
-    internal static Tensor Gradient(nn.Module<Tensor, Tensor> model, Func<Tensor, Tensor> forward, Tensor input, Tensor targets, string targetParameter, bool guided)
+    internal static Tensor Gradient(nn.Module<Tensor, Tensor> model, AttributionCall call, bool guided)
     {
         var relus = model.named_modules().Where(t => t.Item2 is ReLU).Select(t => t.Item1).ToList();
         if (relus.Count == 0)
             throw new ArgumentException($"The model has no ReLU modules to modify (layers: {string.Join(", ", LayerPath.All(model))}); guided backprop and deconvolution need ReLU modules, not F.relu calls.", "model");
+        NonlinearityAudit.Check(model, call.Input, null, call.Method);
         using var hooks = new HookScope(model);
         foreach (var path in relus)
             hooks.AddForwardHook(path, (inp, _) => guided ? GuidedRelu.apply(inp) : DeconvRelu.apply(inp));
-        var (g, _) = GradientCore.InputGradient(forward, input, targets, targetParameter);
+        var (g, _) = GradientCore.InputGradient(model.call, call.Input, call.Targets, call);
         return g;
     }
 

@@ -25,9 +25,9 @@ public sealed class InputXGradient : AttributionMethod<InputXGradientOptions>
     public override InputXGradientOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, InputXGradientOptions options, string targetParameter)
+    protected override AttributionResult Compute(AttributionCall call, InputXGradientOptions options)
     {
-        var (g, _) = InputGradient(input, targets, targetParameter);
-        return new AttributionResult(input * g, Name);
+        var (g, _) = InputGradient(call.Input, call.Targets, call);
+        return new AttributionResult(call.Input * g, Name);
     }
 }

@@ -18,26 +18,29 @@ public enum IntegrationRule
     GaussLegendre,
 }
 
-/// <summary>Options of <see cref="IntegratedGradients"/>; defaults as Captum's (<c>n_steps=50</c>, <c>method="gausslegendre"</c>,
-/// zero baseline).</summary>
+/// <summary>Options of <see cref="IntegratedGradients"/> and <see cref="LayerIntegratedGradients"/>; defaults as Captum's
+/// (<c>n_steps=50</c>, <c>method="gausslegendre"</c>, zero baseline, <c>return_convergence_delta=False</c>).</summary>
 /// <param name="Steps">Number of points α on the straight path from the baseline to the input (≥ 1; ≥ 2 for the trapezoid).</param>
 /// <param name="Rule">Quadrature rule.</param>
 /// <param name="Baseline">Baseline x′: the input's shape <c>[batch, ...]</c>, one row's shape <c>[...]</c> (shared by all
 /// rows) or a scalar; null = zeros (Sundararajan et al. 2017 use the black image).</param>
 /// <param name="InternalBatchSize">Rows per forward+backward pass: the <c>batch × Steps</c> scaled inputs of all rows are
 /// concatenated and cut into chunks of this size; null = all at once (Captum's <c>internal_batch_size=None</c>).</param>
-public sealed record IntegratedGradientsOptions(int Steps = 50, IntegrationRule Rule = IntegrationRule.GaussLegendre, Tensor? Baseline = null, int? InternalBatchSize = null);
+/// <param name="ReturnConvergenceDelta">Also compute the completeness error per example (two more forward passes for
+/// <see cref="IntegratedGradients"/>, none for the layer method): <see cref="AttributionResult.ConvergenceDelta"/>
+/// <c>[batch]</c> = |Σ IG − (S(x) − S(x′))|, and in the metadata <c>convergence_delta</c> (the worst example's),
+/// <c>convergence_delta_relative</c> (the same divided by its |S(x) − S(x′)|) and <c>score_difference</c>.</param>
+public sealed record IntegratedGradientsOptions(int Steps = 50, IntegrationRule Rule = IntegrationRule.GaussLegendre, Tensor? Baseline = null,
+    int? InternalBatchSize = null, bool ReturnConvergenceDelta = false);
 
 /// <summary>
-/// Integrated gradients (Sundararajan, Taly &amp; Yan 2017, "Axiomatic Attribution for Deep Networks"):
-/// <c>IG_i = (x_i − x′_i) ∫₀¹ ∂S(x′ + α(x − x′))/∂x_i dα</c>, by quadrature. Completeness: <c>Σ_i IG_i = S(x) − S(x′)</c>;
-/// the result's metadata holds <c>convergence_delta</c> = max over rows of |Σ IG − (S(x) − S(x′))|,
-/// <c>convergence_delta_relative</c> (the same divided by |S(x) − S(x′)|) and <c>score_difference</c> (of the row with the
-/// largest delta).
+/// Integrated gradients (Sundararajan, Taly &amp; Yan 2017, "Axiomatic Attribution for Deep Networks", arXiv:1703.01365,
+/// eq. 1): <c>IG_i = (x_i − x′_i) ∫₀¹ ∂S(x′ + α(x − x′))/∂x_i dα</c>, by quadrature. Completeness (their Proposition 1):
+/// <c>Σ_i IG_i = S(x) − S(x′)</c>; ask for the error with <see cref="IntegratedGradientsOptions.ReturnConvergenceDelta"/>.
 /// </summary>
 /// <example><code>
-/// using var r = new IntegratedGradients(model).Attribute(image, 3, new IntegratedGradientsOptions(Steps: 64, InternalBatchSize: 32));
-/// var delta = r.Metadata["convergence_delta"];
+/// using var r = new IntegratedGradients(model).Attribute(image, 3, new IntegratedGradientsOptions(Steps: 64, InternalBatchSize: 32, ReturnConvergenceDelta: true));
+/// var delta = r.ConvergenceDelta;   // [batch]
 /// </code></example>
 public sealed class IntegratedGradients : AttributionMethod<IntegratedGradientsOptions>
 {
@@ -53,7 +56,7 @@ public sealed class IntegratedGradients : AttributionMethod<IntegratedGradientsO
     /// <inheritdoc />
     public override IntegratedGradientsOptions DefaultOptions { get; } = new();
 
-    /// <summary>The points α and weights of a quadrature rule on [0, 1] (weights sum to 1).</summary>
+    /// <summary>The points α (ascending) and weights of a quadrature rule on [0, 1] (weights sum to 1).</summary>
     /// <param name="rule">The rule.</param>
     /// <param name="steps">Number of points.</param>
     public static (double[] Alphas, double[] Weights) Quadrature(IntegrationRule rule, int steps)
@@ -75,8 +78,9 @@ public sealed class IntegratedGradients : AttributionMethod<IntegratedGradientsO
                 w[0] /= 2; w[^1] /= 2;
                 break;
             case IntegrationRule.GaussLegendre:
-                var (x, wx) = GaussLegendreNodes(steps);
-                for (int k = 0; k < steps; k++) { a[k] = (x[k] + 1) / 2; w[k] = wx[k] / 2; }
+                var gl = new MathNet.Numerics.Integration.GaussLegendreRule(0, 1, steps);
+                var order = Enumerable.Range(0, steps).OrderBy(k => gl.Abscissas[k]).ToArray();
+                for (int k = 0; k < steps; k++) { a[k] = gl.Abscissas[order[k]]; w[k] = gl.Weights[order[k]]; }
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(rule), rule, "Unknown integration rule.");
@@ -84,93 +88,81 @@ public sealed class IntegratedGradients : AttributionMethod<IntegratedGradientsO
         return (a, w);
     }
 
-    /// <summary>Gauss–Legendre nodes and weights on [−1, 1] (Newton iteration on Pₙ, double precision), ascending.</summary>
-    internal static (double[] Nodes, double[] Weights) GaussLegendreNodes(int n)
-    {
-        var x = new double[n];
-        var w = new double[n];
-        for (int i = 0; i < (n + 1) / 2; i++)
-        {
-            double z = Math.Cos(Math.PI * (i + 0.75) / (n + 0.5)), pp = 0;
-            for (int iter = 0; iter < 100; iter++)
-            {
-                double p1 = 1, p2 = 0;
-                for (int j = 1; j <= n; j++) { var p3 = p2; p2 = p1; p1 = ((2 * j - 1) * z * p2 - (j - 1) * p3) / j; }
-                pp = n * (z * p1 - p2) / (z * z - 1);
-                var dz = p1 / pp;
-                z -= dz;
-                if (Math.Abs(dz) < 1e-15) break;
-            }
-            x[i] = -z; x[n - 1 - i] = z;
-            w[i] = w[n - 1 - i] = 2 / ((1 - z * z) * pp * pp);
-        }
-        if (n % 2 == 1) x[n / 2] = 0;
-        return (x, w);
-    }
-
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, IntegratedGradientsOptions options, string targetParameter)
+    protected override AttributionResult Compute(AttributionCall call, IntegratedGradientsOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.InternalBatchSize is < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), options.InternalBatchSize, "InternalBatchSize must be at least 1.");
-        var (alphas, weights) = Quadrature(options.Rule, options.Steps);
-        var baseline = GradientCore.Baseline(input, options.Baseline, "Baseline");
-        var integral = IntegrateGradients(Forward, input, baseline, targets, alphas, weights, options.InternalBatchSize, targetParameter);
+        var input = call.Input;
+        var baseline = GradientCore.Baseline(input, options.Baseline, "Baseline").contiguous();
+        var integral = Integrate(call, baseline, input, options,
+            (scaled, which) => Scores(GradientCore.Run(Forward, scaled, call), call.Targets.index_select(0, which), call.TargetParameter));
         var attributions = (input - baseline) * integral;
-
-        // Completeness check: one forward pass on the inputs and the baselines.
+        if (!options.ReturnConvergenceDelta) return new AttributionResult(attributions, Name, new Dictionary<string, double> { ["steps"] = options.Steps });
         Tensor sx, sb;
         using (no_grad())
         {
-            sx = Scores(Forward(input), targets, targetParameter);
-            sb = Scores(Forward(baseline.contiguous()), targets, targetParameter);
+            sx = Scores(GradientCore.Run(Forward, input, call), call.Targets, call.TargetParameter);
+            sb = Scores(GradientCore.Run(Forward, baseline, call), call.Targets, call.TargetParameter);
         }
-        var dims = Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
-        var total = dims.Length == 0 ? attributions : attributions.sum(dims);
-        var diff = sx - sb;
-        var delta = (total - diff).abs();
+        return WithConvergenceDelta(attributions, Name, sx, sb, options.Steps);
+    }
+
+    /// <summary>
+    /// Σ_k w_k ∂S(start + α_k (end − start))/∂(scaled) for every row: all <c>batch × steps</c> scaled points are
+    /// concatenated and run in chunks of <see cref="IntegratedGradientsOptions.InternalBatchSize"/> rows. The points may
+    /// be model inputs (integrated gradients) or a layer's output injected by a hook (layer integrated gradients):
+    /// <paramref name="scores"/> maps (scaled points <c>[n, ...]</c>, the row each belongs to <c>[n]</c>) to their target
+    /// scores <c>[n]</c>. Returns <c>[batch, ...]</c>, the shape of <paramref name="end"/>.
+    /// </summary>
+    internal static Tensor Integrate(AttributionCall call, Tensor start, Tensor end, IntegratedGradientsOptions options, Func<Tensor, Tensor, Tensor> scores)
+    {
+        if (options.InternalBatchSize is < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.InternalBatchSize, $"InternalBatchSize must be at least 1; got {options.InternalBatchSize}.");
+        var (alphas, weights) = Quadrature(options.Rule, options.Steps);
+        long batch = end.shape[0], steps = alphas.Length, rows = batch * steps;
+        long size = options.InternalBatchSize ?? rows;
+        var device = end.device;
+        var alphaT = tensor(alphas, dtype: float64, device: device).to(end.dtype);
+        var weightT = tensor(weights, dtype: float64, device: device).to(end.dtype);
+        var sum = zeros_like(end);
+        var bcast = new[] { -1L }.Concat(end.shape.Skip(1).Select(_ => 1L)).ToArray();
+        var delta = end - start;
+        call.Begin((rows + size - 1) / size);
+        for (long first = 0; first < rows; first += size)
+        {
+            using (var scope = NewDisposeScope())
+            {
+                var n = Math.Min(size, rows - first);
+                var r = arange(first, first + n, dtype: int64, device: device);
+                var which = r.div(steps, rounding_mode: RoundingMode.floor);   // the row of each scaled point
+                var k = r.remainder(steps);                                     // its step
+                var a = alphaT.index_select(0, k).reshape(bcast);
+                using var grad = enable_grad();
+                var scaled = (start.index_select(0, which) + a * delta.index_select(0, which)).detach().requires_grad_(true);
+                var s = scores(scaled, which);
+                var g = autograd.grad(new[] { s.sum() }, new[] { scaled }, allow_unused: true)[0];
+                if (g is null || g.IsInvalid) g = zeros_like(scaled);
+                sum.index_add_(0, which, g.detach() * weightT.index_select(0, k).reshape(bcast), 1);
+            }
+            call.Advance();
+        }
+        return sum;
+    }
+
+    /// <summary>A result with the per-example completeness error |Σ attributions − (S(x) − S(x′))| and its metadata.</summary>
+    internal static AttributionResult WithConvergenceDelta(Tensor attributions, string method, Tensor scoreAtInput, Tensor scoreAtBaseline, int steps)
+    {
+        var difference = (scoreAtInput - scoreAtBaseline).to(float64);
+        var delta = (GradientCore.SumPerRow(attributions).to(float64) - difference).abs();
         var worst = delta.argmax().ToInt64();
         var d = delta[worst].ToDouble();
-        var sd = diff[worst].ToDouble();
-        var meta = new Dictionary<string, double>
+        var sd = difference[worst].ToDouble();
+        return new AttributionResult(attributions, method, new Dictionary<string, double>
         {
             ["convergence_delta"] = d,
             ["convergence_delta_relative"] = Math.Abs(sd) > 0 ? d / Math.Abs(sd) : d,
             ["score_difference"] = sd,
-            ["steps"] = options.Steps,
-        };
-        return new AttributionResult(attributions, Name, meta);
-    }
-
-    /// <summary>
-    /// Σ_k w_k ∂S(x′ + α_k (x − x′))/∂x for every row, with all <c>batch × steps</c> scaled inputs concatenated and run in
-    /// chunks of <paramref name="chunk"/> rows (null = one chunk). Returns <c>[batch, ...]</c>.
-    /// </summary>
-    internal static Tensor IntegrateGradients(Func<Tensor, Tensor> forward, Tensor input, Tensor baseline, Tensor targets,
-        double[] alphas, double[] weights, int? chunk, string targetParameter)
-    {
-        long batch = input.shape[0], steps = alphas.Length, rows = batch * steps;
-        long size = chunk ?? rows;
-        var device = input.device;
-        var alphaT = tensor(alphas, dtype: float64, device: device).to(input.dtype);
-        var weightT = tensor(weights, dtype: float64, device: device).to(input.dtype);
-        var sum = zeros_like(input);
-        var rowShape = input.shape.Skip(1).ToArray();
-        var bcast = new[] { -1L }.Concat(rowShape.Select(_ => 1L)).ToArray();
-        var delta = input - baseline;
-        for (long start = 0; start < rows; start += size)
-        {
-            using var scope = NewDisposeScope();
-            var n = Math.Min(size, rows - start);
-            var r = arange(start, start + n, dtype: int64, device: device);
-            var which = r.div(steps, rounding_mode: RoundingMode.floor);   // input row of each scaled input
-            var k = r.remainder(steps);                                     // step of each scaled input
-            var a = alphaT.index_select(0, k).reshape(bcast);
-            var scaled = baseline.index_select(0, which) + a * delta.index_select(0, which);
-            var (g, _) = GradientCore.InputGradient(forward, scaled, targets.index_select(0, which), targetParameter);
-            sum.index_add_(0, which, g * weightT.index_select(0, k).reshape(bcast), 1);
-        }
-        return sum;
+            ["steps"] = steps,
+        }, delta);
     }
 }

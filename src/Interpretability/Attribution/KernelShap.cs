@@ -7,8 +7,9 @@ namespace Interpretability.Attribution;
 /// <param name="Baseline">Values of absent features: null (zeros), a scalar, one row's shape or the input's shape.</param>
 /// <param name="Samples">Sampled coalitions (besides the empty and the full one).</param>
 /// <param name="Seed">Seed of the sampling.</param>
-/// <param name="BatchSize">Inputs per forward pass.</param>
-public sealed record KernelShapOptions(Tensor? FeatureMask = null, Tensor? Baseline = null, int Samples = 200, int Seed = 0, int BatchSize = 128);
+/// <param name="PerturbationsPerEval">Perturbed inputs per forward pass.</param>
+public sealed record KernelShapOptions(Tensor? FeatureMask = null, Tensor? Baseline = null, int Samples = 200, int Seed = 0, int PerturbationsPerEval = 128)
+    : PerturbationOptions(PerturbationsPerEval);
 
 /// <summary>
 /// KernelSHAP (Lundberg &amp; Lee 2017, "A Unified Approach to Interpreting Model Predictions", Theorem 2): Shapley values
@@ -17,7 +18,7 @@ public sealed record KernelShapOptions(Tensor? FeatureMask = null, Tensor? Basel
 /// (so every sample then has weight 1, as in the SHAP package); the empty and the full coalition enter with a large
 /// weight, which enforces φ₀ = S(baseline) and Σ φ = S(x) − S(baseline). A linear model's coefficients are recovered exactly.
 /// </summary>
-public sealed class KernelShap : AttributionMethod<KernelShapOptions>
+public sealed class KernelShap : PerturbationAttributionMethod<KernelShapOptions>
 {
     /// <summary>Wraps a classifier <c>[batch, ...] → [batch, classes]</c>.</summary>
     public KernelShap(nn.Module<Tensor, Tensor> model) : base(model) { }
@@ -32,10 +33,10 @@ public sealed class KernelShap : AttributionMethod<KernelShapOptions>
     public override KernelShapOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, KernelShapOptions o, string targetParameter)
+    protected override AttributionResult Perturb(AttributionCall call, KernelShapOptions o)
     {
+        var (input, targets) = (call.Input, call.Targets);
         if (o.Samples < 1) throw new ArgumentOutOfRangeException("options", o.Samples, "Samples must be at least 1.");
-        if (o.BatchSize < 1) throw new ArgumentOutOfRangeException("options", o.BatchSize, "BatchSize must be at least 1.");
         var (groupOf, groups) = FeatureMasks.Resolve(input, o.FeatureMask, "FeatureMask");
         if (groups < 2) throw new ArgumentException("KernelSHAP needs at least two feature groups.", "options");
         var baseline = GradientCore.Baseline(input, o.Baseline, "Baseline");
@@ -59,9 +60,10 @@ public sealed class KernelShap : AttributionMethod<KernelShapOptions>
             w[i] = 1;
         }
         var rows = new List<Tensor>();
+        call.Begin(input.shape[0] * k);
         for (long b = 0; b < input.shape[0]; b++)
         {
-            var y = CoalitionRegression.Scores(Forward, input[b].unsqueeze(0), baseline[b].unsqueeze(0), groupOf, z, targets[b].unsqueeze(0), o.BatchSize, targetParameter);
+            var y = CoalitionRegression.Scores(Forward, call, input[b].unsqueeze(0), baseline[b].unsqueeze(0), groupOf, z, targets[b].unsqueeze(0), o.PerturbationsPerEval);
             var (_, phi) = CoalitionRegression.Fit(z, y, w, 1e-9);
             rows.Add(CoalitionRegression.ToMap(phi, groupOf, groups, input));
         }

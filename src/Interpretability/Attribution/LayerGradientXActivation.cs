@@ -13,21 +13,11 @@ public sealed record LayerGradientXActivationOptions(bool MultiplyByActivation =
 /// Layer gradient × activation (Captum's <c>LayerGradientXActivation</c>; Shrikumar et al. 2016 at a hidden layer):
 /// <c>A ⊙ ∂S/∂A</c> for the output A of a named layer. Result: the layer's shape <c>[batch, ...]</c>.
 /// </summary>
-public sealed class LayerGradientXActivation : AttributionMethod<LayerGradientXActivationOptions>
+public sealed class LayerGradientXActivation : LayerAttributionMethod<LayerGradientXActivationOptions>
 {
-    private readonly nn.Module<Tensor, Tensor> model;
-
     /// <summary>Attribution to the output of <paramref name="layer"/>.</summary>
-    /// <exception cref="ArgumentException">No such layer.</exception>
-    public LayerGradientXActivation(nn.Module<Tensor, Tensor> model, string layer) : base(model)
-    {
-        LayerCheck.Find(model, layer, nameof(layer));
-        this.model = model;
-        Layer = layer;
-    }
-
-    /// <summary>The layer's path.</summary>
-    public string Layer { get; }
+    /// <exception cref="ArgumentException">No such layer (the message lists those that exist).</exception>
+    public LayerGradientXActivation(nn.Module<Tensor, Tensor> model, string layer) : base(model, layer) { }
 
     /// <inheritdoc />
     public override string Name => "layer_gradient_x_activation";
@@ -36,9 +26,9 @@ public sealed class LayerGradientXActivation : AttributionMethod<LayerGradientXA
     public override LayerGradientXActivationOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, LayerGradientXActivationOptions options, string targetParameter)
+    protected override AttributionResult Compute(AttributionCall call, LayerGradientXActivationOptions options)
     {
-        using var lg = LayerGradient.Compute(model, input, Layer, y => Scores(y, targets, targetParameter).sum());
+        using var lg = LayerGradient.Compute(Module, call.Input, Layer, y => Scores(y, call.Targets, call.TargetParameter).sum());
         return new AttributionResult(options.MultiplyByActivation ? lg.Activation * lg.Gradient : lg.Gradient.clone(), Name);
     }
 }

@@ -9,9 +9,9 @@ namespace Interpretability.Attribution;
 /// <param name="KernelWidth">Width σ of the exponential kernel exp(−d²/σ²) on the cosine distance d to the original (Captum's default 1.0).</param>
 /// <param name="Ridge">Ridge penalty λ of the surrogate (the intercept is not penalised).</param>
 /// <param name="Seed">Seed of the sampling.</param>
-/// <param name="BatchSize">Inputs per forward pass.</param>
+/// <param name="PerturbationsPerEval">Perturbed inputs per forward pass.</param>
 public sealed record LimeOptions(Tensor? FeatureMask = null, Tensor? Baseline = null, int Samples = 200, double KernelWidth = 1.0, double Ridge = 1e-3,
-    int Seed = 0, int BatchSize = 128);
+    int Seed = 0, int PerturbationsPerEval = 128) : PerturbationOptions(PerturbationsPerEval);
 
 /// <summary>
 /// LIME (Ribeiro, Singh &amp; Guestrin 2016, "Why Should I Trust You?"): switch random subsets of segments off (each on
@@ -19,7 +19,7 @@ public sealed record LimeOptions(Tensor? FeatureMask = null, Tensor? Baseline = 
 /// fit a ridge-regularised linear surrogate; the coefficients are the segments' attributions (spread evenly over each
 /// segment's features). For a linear model the surrogate recovers its per-segment contributions.
 /// </summary>
-public sealed class Lime : AttributionMethod<LimeOptions>
+public sealed class Lime : PerturbationAttributionMethod<LimeOptions>
 {
     /// <summary>Wraps a classifier <c>[batch, ...] → [batch, classes]</c>.</summary>
     public Lime(nn.Module<Tensor, Tensor> model) : base(model) { }
@@ -34,12 +34,12 @@ public sealed class Lime : AttributionMethod<LimeOptions>
     public override LimeOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, LimeOptions o, string targetParameter)
+    protected override AttributionResult Perturb(AttributionCall call, LimeOptions o)
     {
+        var (input, targets) = (call.Input, call.Targets);
         if (o.Samples < 2) throw new ArgumentOutOfRangeException("options", o.Samples, "Samples must be at least 2.");
         if (!(o.KernelWidth > 0)) throw new ArgumentOutOfRangeException("options", o.KernelWidth, "KernelWidth must be positive.");
         if (!(o.Ridge >= 0)) throw new ArgumentOutOfRangeException("options", o.Ridge, "Ridge must be non-negative.");
-        if (o.BatchSize < 1) throw new ArgumentOutOfRangeException("options", o.BatchSize, "BatchSize must be at least 1.");
         var (groupOf, groups) = FeatureMasks.Resolve(input, o.FeatureMask, "FeatureMask");
         var baseline = GradientCore.Baseline(input, o.Baseline, "Baseline");
         var rng = new Random(o.Seed);
@@ -59,9 +59,10 @@ public sealed class Lime : AttributionMethod<LimeOptions>
             w[i] = Math.Exp(-d * d / (o.KernelWidth * o.KernelWidth));
         }
         var rows = new List<Tensor>();
+        call.Begin(input.shape[0] * k);
         for (long b = 0; b < input.shape[0]; b++)
         {
-            var y = CoalitionRegression.Scores(Forward, input[b].unsqueeze(0), baseline[b].unsqueeze(0), groupOf, z, targets[b].unsqueeze(0), o.BatchSize, targetParameter);
+            var y = CoalitionRegression.Scores(Forward, call, input[b].unsqueeze(0), baseline[b].unsqueeze(0), groupOf, z, targets[b].unsqueeze(0), o.PerturbationsPerEval);
             var (_, phi) = CoalitionRegression.Fit(z, y, w, o.Ridge);
             rows.Add(CoalitionRegression.ToMap(phi, groupOf, groups, input));
         }

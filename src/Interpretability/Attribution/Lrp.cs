@@ -185,10 +185,8 @@ public sealed record LrpOptions(LrpComposite? Composite = null);
 /// </summary>
 public sealed class Lrp : AttributionMethod<LrpOptions>
 {
-    private readonly nn.Module<Tensor, Tensor> model;
-
     /// <summary>LRP of a classifier <c>[batch, ...] → [batch, classes]</c> built from modules.</summary>
-    public Lrp(nn.Module<Tensor, Tensor> model) : base(model) => this.model = model;
+    public Lrp(nn.Module<Tensor, Tensor> model) : base(model) { }
 
     /// <inheritdoc />
     public override string Name => "lrp";
@@ -197,8 +195,10 @@ public sealed class Lrp : AttributionMethod<LrpOptions>
     public override LrpOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, LrpOptions options, string targetParameter)
+    protected override AttributionResult Compute(AttributionCall call, LrpOptions options)
     {
+        var (input, targets, targetParameter, model) = (call.Input, call.Targets, call.TargetParameter, Module);
+        NonlinearityAudit.Check(model, input, null, Name);
         var composite = options.Composite ?? LrpComposite.EpsilonPlus();
         Tensor relevance, scores;
         int hooked = 0;
@@ -220,7 +220,7 @@ public sealed class Lrp : AttributionMethod<LrpOptions>
             if (hooked == 0) throw new ArgumentException("The model has no Linear or Conv2d layer for LRP rules.", "model");
             using var eg = enable_grad();
             var xin = input.detach().requires_grad_(true);
-            var s = Scores(Forward(xin), targets, targetParameter);
+            var s = Scores(GradientCore.Run(Forward, xin, call), targets, targetParameter);
             scores = s.detach();
             if (firstInput is null) throw new InvalidOperationException("No Linear or Conv2d layer ran during the forward pass.");
             // Relevance at the input of the first rule layer. When that input has the model input's shape (the model

@@ -73,34 +73,21 @@ public static class ModelRandomization
         return new RandomizationResult(steps);
     }
 
-    /// <summary>Spearman rank correlation of two tensors of the same number of elements (ties get their mean rank).</summary>
+    /// <summary>
+    /// Spearman rank correlation of two tensors of the same number of elements (ties get their mean rank; MathNet's
+    /// <c>Correlation.Spearman</c>); 0 where either tensor is constant (the correlation is undefined there).
+    /// </summary>
+    /// <param name="a">Any tensor.</param>
+    /// <param name="b">A tensor with as many elements as <paramref name="a"/>.</param>
     public static double Spearman(Tensor a, Tensor b)
     {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
         if (a.numel() != b.numel()) throw new ArgumentException($"a and b must have the same number of elements; got {a.numel()} and {b.numel()}.", nameof(b));
-        var x = Ranks(a.to(float64).flatten().cpu().data<double>().ToArray());
-        var y = Ranks(b.to(float64).flatten().cpu().data<double>().ToArray());
-        double mx = x.Average(), my = y.Average(), sxy = 0, sxx = 0, syy = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            sxy += (x[i] - mx) * (y[i] - my);
-            sxx += (x[i] - mx) * (x[i] - mx);
-            syy += (y[i] - my) * (y[i] - my);
-        }
-        return sxx > 0 && syy > 0 ? sxy / Math.Sqrt(sxx * syy) : 0;
-    }
-
-    private static double[] Ranks(double[] values)
-    {
-        var order = Enumerable.Range(0, values.Length).OrderBy(i => values[i]).ToArray();
-        var ranks = new double[values.Length];
-        for (int i = 0; i < order.Length;)
-        {
-            int j = i;
-            while (j + 1 < order.Length && values[order[j + 1]] == values[order[i]]) j++;
-            for (int k = i; k <= j; k++) ranks[order[k]] = (i + j) / 2.0;
-            i = j + 1;
-        }
-        return ranks;
+        var x = a.to(float64).flatten().cpu().data<double>().ToArray();
+        var y = b.to(float64).flatten().cpu().data<double>().ToArray();
+        var rho = MathNet.Numerics.Statistics.Correlation.Spearman(x, y);
+        return double.IsFinite(rho) ? rho : 0;
     }
 
     /// <summary>

@@ -21,57 +21,51 @@ public enum NoiseTunnelType
 /// <param name="NoiseLevel">σ as a fraction of each row's value range (max − min); Smilkov et al. find 10–20 % best.</param>
 /// <param name="Stdev">Absolute σ; when set it overrides <paramref name="NoiseLevel"/>.</param>
 /// <param name="Seed">Seed of the noise (same seed, same result on the same device).</param>
-public sealed record NoiseTunnelOptions(NoiseTunnelType Type = NoiseTunnelType.SmoothGrad, int Samples = 50, double NoiseLevel = 0.15, double? Stdev = null, long Seed = 0);
+/// <param name="SamplesPerCall">Noisy copies given to the inner method in one call (Captum's <c>nt_samples_batch_size</c>):
+/// <c>batch × SamplesPerCall</c> rows at once; 1 = one call per sample.</param>
+public sealed record NoiseTunnelOptions(NoiseTunnelType Type = NoiseTunnelType.SmoothGrad, int Samples = 50, double NoiseLevel = 0.15, double? Stdev = null,
+    long Seed = 0, int SamplesPerCall = 1);
 
 /// <summary>
 /// Noise tunnel around any attribution method (Captum's <c>NoiseTunnel</c>): attribute <see cref="NoiseTunnelOptions.Samples"/>
-/// copies of the input with Gaussian noise added and combine them (SmoothGrad, SmoothGrad², VarGrad).
+/// copies of the input with Gaussian noise added and combine them: SmoothGrad (Smilkov et al. 2017, "SmoothGrad:
+/// removing noise by adding noise", arXiv:1706.03825, eq. 3), SmoothGrad² (Hooker et al. 2019, arXiv:1806.10758) or VarGrad
+/// (Adebayo et al. 2018, arXiv:1810.03307). It is itself a method: it takes targets, options, progress and cancellation
+/// like any other, and can be wrapped again.
 /// </summary>
 /// <example><code>using var r = new NoiseTunnel(new Saliency(model)).Attribute(image, 3);</code></example>
-public sealed class NoiseTunnel
+public sealed class NoiseTunnel : AttributionMethod<NoiseTunnelOptions>
 {
     private readonly IAttributionMethod inner;
 
     /// <summary>Wraps <paramref name="inner"/> (with its options fixed, e.g. <c>new IntegratedGradients(m).With(opts)</c>).</summary>
-    public NoiseTunnel(IAttributionMethod inner)
-    {
-        ArgumentNullException.ThrowIfNull(inner);
-        this.inner = inner;
-    }
+    public NoiseTunnel(IAttributionMethod inner) : base(inner) => this.inner = inner;
 
-    /// <summary>The name of a configuration, e.g. <c>smoothgrad_saliency</c>.</summary>
-    public string NameFor(NoiseTunnelOptions options) => options.Type switch
+    /// <inheritdoc />
+    public override string Name => "noise_tunnel";
+
+    /// <inheritdoc />
+    public override NoiseTunnelOptions DefaultOptions { get; } = new();
+
+    /// <summary>The name of a configuration, e.g. <c>smoothgrad_saliency</c> (the results' <see cref="AttributionResult.Method"/>).</summary>
+    public string NameFor(NoiseTunnelOptions options) => (options ?? DefaultOptions).Type switch
     {
         NoiseTunnelType.SmoothGrad => "smoothgrad",
         NoiseTunnelType.SmoothGradSquared => "smoothgrad_sq",
         _ => "vargrad",
     } + "_" + inner.Name;
 
-    /// <summary>Attributes class <paramref name="target"/> for every row of <paramref name="input"/> <c>[batch, ...]</c>.</summary>
-    public AttributionResult Attribute(Tensor input, long target, NoiseTunnelOptions? options = null)
+    /// <inheritdoc />
+    protected override AttributionResult Compute(AttributionCall call, NoiseTunnelOptions options)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        if (target < 0) throw new ArgumentOutOfRangeException(nameof(target), target, $"target must be a non-negative class index; got {target}.");
-        using var scope = NewDisposeScope();
-        var result = Attribute(input, full(new[] { input.shape[0] }, target, dtype: int64, device: input.device), options);
-        result.Attributions.MoveToOuterDisposeScope();
-        return result;
-    }
-
-    /// <summary>Attributes class <c>targets[i]</c> for row <c>i</c> of <paramref name="input"/> <c>[batch, ...]</c>;
-    /// <paramref name="targets"/> is <c>[batch]</c> int64.</summary>
-    public AttributionResult Attribute(Tensor input, Tensor targets, NoiseTunnelOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(targets);
-        options ??= new NoiseTunnelOptions();
-        if (options.Samples < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Samples, "Samples must be at least 1.");
+        if (options.Samples < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Samples, $"Samples must be at least 1; got {options.Samples}.");
+        if (options.SamplesPerCall < 1) throw new ArgumentOutOfRangeException(nameof(options), options.SamplesPerCall, $"SamplesPerCall must be at least 1; got {options.SamplesPerCall}.");
         if (options.NoiseLevel < 0 || options.Stdev is < 0) throw new ArgumentOutOfRangeException(nameof(options), "NoiseLevel and Stdev must be non-negative.");
-        using var scope = NewDisposeScope();
-        var x = input.detach();
+        var x = call.Input;
+        long batch = x.shape[0];
         var dims = Enumerable.Range(1, (int)x.dim() - 1).Select(d => (long)d).ToArray();
         Tensor sigma;
-        if (options.Stdev is double s) sigma = tensor((float)s, device: x.device).to(x.dtype);
+        if (options.Stdev is double s) sigma = tensor(s, dtype: float64, device: x.device).to(x.dtype);
         else
         {
             var range = dims.Length == 0 ? x.max() - x.min() : x.amax(dims, keepdim: true) - x.amin(dims, keepdim: true);
@@ -79,15 +73,25 @@ public sealed class NoiseTunnel
         }
         var generator = new Generator((ulong)options.Seed, x.device);
         Tensor? sum = null, sumSq = null;
-        for (int i = 0; i < options.Samples; i++)
+        call.Begin(options.Samples);
+        for (int first = 0; first < options.Samples; first += options.SamplesPerCall)
         {
-            using var inner2 = NewDisposeScope();
-            var noise = randn(x.shape, dtype: x.dtype, device: x.device, generator: generator);
-            using var r = inner.Attribute(x + noise * sigma, targets);
-            var a = r.Attributions;
-            if (sum is null) { sum = zeros_like(a).MoveToOuterDisposeScope(); sumSq = zeros_like(a).MoveToOuterDisposeScope(); }
-            sum.add_(a);
-            sumSq!.add_(a * a);
+            using (var scope = NewDisposeScope())
+            {
+                var n = Math.Min(options.SamplesPerCall, options.Samples - first);
+                // n noisy copies of every row, sample-major, drawn in the same order as one copy per call.
+                var noisy = cat(Enumerable.Range(0, n).Select(_ => x + randn(x.shape, dtype: x.dtype, device: x.device, generator: generator) * sigma).ToArray(), 0);
+                using var r = inner.Attribute(noisy, call.Targets.repeat(n), cancellation: call.Cancellation);
+                var a = r.Attributions.reshape(new[] { (long)n, batch }.Concat(r.Attributions.shape.Skip(1)).ToArray());
+                if (sum is null)
+                {
+                    sum = zeros(a.shape.Skip(1).ToArray(), dtype: a.dtype, device: a.device).MoveToOuterDisposeScope();
+                    sumSq = zeros_like(sum).MoveToOuterDisposeScope();
+                }
+                sum.add_(a.sum(dim: 0));   // not sum(0): a literal 0 converts to ScalarType and picks the dtype overload
+                sumSq!.add_((a * a).sum(dim: 0));
+            }
+            call.Advance(Math.Min(options.SamplesPerCall, options.Samples - first));
         }
         var mean = sum! / options.Samples;
         var meanSq = sumSq! / options.Samples;
@@ -97,15 +101,6 @@ public sealed class NoiseTunnel
             NoiseTunnelType.SmoothGradSquared => meanSq,
             _ => (meanSq - mean * mean).clamp_min(0),
         };
-        return new AttributionResult(result.MoveToOuterDisposeScope(), NameFor(options), new Dictionary<string, double> { ["samples"] = options.Samples });
-    }
-
-    /// <summary>This noise tunnel with <paramref name="options"/> fixed, as an <see cref="IAttributionMethod"/>.</summary>
-    public IAttributionMethod With(NoiseTunnelOptions? options = null) => new Configured(this, options ?? new NoiseTunnelOptions());
-
-    private sealed class Configured(NoiseTunnel tunnel, NoiseTunnelOptions options) : IAttributionMethod
-    {
-        public string Name => tunnel.NameFor(options);
-        public AttributionResult Attribute(Tensor input, Tensor targets) => tunnel.Attribute(input, targets, options);
+        return new AttributionResult(result, NameFor(options), new Dictionary<string, double> { ["samples"] = options.Samples });
     }
 }

@@ -28,9 +28,9 @@ public sealed class Saliency : AttributionMethod<SaliencyOptions>
     public override SaliencyOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, SaliencyOptions options, string targetParameter)
+    protected override AttributionResult Compute(AttributionCall call, SaliencyOptions options)
     {
-        var (g, _) = InputGradient(input, targets, targetParameter);
+        var (g, _) = InputGradient(call.Input, call.Targets, call);
         return new AttributionResult(options.Absolute ? g.abs() : g, Name);
     }
 }

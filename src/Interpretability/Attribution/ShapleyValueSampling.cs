@@ -7,8 +7,9 @@ namespace Interpretability.Attribution;
 /// <param name="Baseline">Values of absent features: null (zeros), a scalar, one row's shape or the input's shape.</param>
 /// <param name="Permutations">Random orderings averaged (Captum's default 25).</param>
 /// <param name="Seed">Seed of the orderings.</param>
-/// <param name="BatchSize">Inputs per forward pass.</param>
-public sealed record ShapleyValueSamplingOptions(Tensor? FeatureMask = null, Tensor? Baseline = null, int Permutations = 25, int Seed = 0, int BatchSize = 128);
+/// <param name="PerturbationsPerEval">Perturbed inputs per forward pass.</param>
+public sealed record ShapleyValueSamplingOptions(Tensor? FeatureMask = null, Tensor? Baseline = null, int Permutations = 25, int Seed = 0, int PerturbationsPerEval = 128)
+    : PerturbationOptions(PerturbationsPerEval);
 
 /// <summary>
 /// Shapley value sampling (Castro, Gómez &amp; Tejada 2009; Štrumbelj &amp; Kononenko 2010): for random orderings of the
@@ -16,7 +17,7 @@ public sealed record ShapleyValueSamplingOptions(Tensor? FeatureMask = null, Ten
 /// average over orderings. Every ordering's credits sum exactly to S(x) − S(baseline) (efficiency). A group's value is
 /// spread evenly over its features, so the whole map sums to S(x) − S(baseline).
 /// </summary>
-public sealed class ShapleyValueSampling : AttributionMethod<ShapleyValueSamplingOptions>
+public sealed class ShapleyValueSampling : PerturbationAttributionMethod<ShapleyValueSamplingOptions>
 {
     /// <summary>Wraps a classifier <c>[batch, ...] → [batch, classes]</c>.</summary>
     public ShapleyValueSampling(nn.Module<Tensor, Tensor> model) : base(model) { }
@@ -31,10 +32,10 @@ public sealed class ShapleyValueSampling : AttributionMethod<ShapleyValueSamplin
     public override ShapleyValueSamplingOptions DefaultOptions { get; } = new();
 
     /// <inheritdoc />
-    protected override AttributionResult Compute(Tensor input, Tensor targets, ShapleyValueSamplingOptions o, string targetParameter)
+    protected override AttributionResult Perturb(AttributionCall call, ShapleyValueSamplingOptions o)
     {
+        var (input, targets) = (call.Input, call.Targets);
         if (o.Permutations < 1) throw new ArgumentOutOfRangeException("options", o.Permutations, "Permutations must be at least 1.");
-        if (o.BatchSize < 1) throw new ArgumentOutOfRangeException("options", o.BatchSize, "BatchSize must be at least 1.");
         var (groupOf, groups) = FeatureMasks.Resolve(input, o.FeatureMask, "FeatureMask");
         var baseline = GradientCore.Baseline(input, o.Baseline, "Baseline");
         var rng = new Random(o.Seed);
@@ -51,9 +52,10 @@ public sealed class ShapleyValueSampling : AttributionMethod<ShapleyValueSamplin
         }
         var coalitions = tensor(z, new long[] { o.Permutations * (groups + 1), groups });
         var rows = new List<Tensor>();
+        call.Begin(input.shape[0] * coalitions.shape[0]);
         for (long b = 0; b < input.shape[0]; b++)
         {
-            var s = FeatureMasks.CoalitionScores(Forward, input[b].unsqueeze(0), baseline[b].unsqueeze(0), groupOf, coalitions, targets[b].unsqueeze(0), o.BatchSize, targetParameter)
+            var s = FeatureMasks.CoalitionScores(Forward, call, input[b].unsqueeze(0), baseline[b].unsqueeze(0), groupOf, coalitions, targets[b].unsqueeze(0), o.PerturbationsPerEval)
                 .data<double>().ToArray();
             var phi = new double[groups];
             for (int p = 0; p < o.Permutations; p++)

@@ -89,7 +89,11 @@ public static class ImageGrid
 
     /// <summary>Composes tensor images (each <c>[H, W]</c>, <c>[1, H, W]</c> or <c>[3, H, W]</c>) and saves the grid as a PNG.</summary>
     public static void Save(string path, IReadOnlyList<Tensor> images, IReadOnlyList<string?>? titles = null,
-        GridOptions? options = null, PngOptions? pngOptions = null)
+        GridOptions? options = null, PngOptions? pngOptions = null) =>
+        AtomicFile.WriteAllBytes(path, Encode(images, titles, options, pngOptions));
+
+    /// <summary>Composes tensor images (each <c>[H, W]</c>, <c>[1, H, W]</c> or <c>[3, H, W]</c>) into a grid, as PNG bytes.</summary>
+    public static byte[] Encode(IReadOnlyList<Tensor> images, IReadOnlyList<string?>? titles = null, GridOptions? options = null, PngOptions? pngOptions = null)
     {
         ArgumentNullException.ThrowIfNull(images);
         var tiles = new List<SKBitmap>();
@@ -97,7 +101,7 @@ public static class ImageGrid
         {
             foreach (var image in images) tiles.Add(Png.ToBitmap(image, pngOptions));
             using var grid = Compose(tiles, titles, options);
-            Png.Save(grid, path);
+            return Png.Encode(grid);
         }
         finally
         {

@@ -48,7 +48,7 @@ public class GradientMethodTests
         using var net = Smooth();
         var x = randn(3, 6) * 2;
         var baseline = randn(6) * 0.5f;
-        using var r = new IntegratedGradients(net).Attribute(x, 1, new IntegratedGradientsOptions(Steps: 64, Baseline: baseline));
+        using var r = new IntegratedGradients(net).Attribute(x, 1, new IntegratedGradientsOptions(Steps: 64, Baseline: baseline, ReturnConvergenceDelta: true));
         Tensor sx, sb;
         using (no_grad())
         {
@@ -62,6 +62,30 @@ public class GradientMethodTests
                 $"row {i}: Σ IG = {total[i].ToDouble()}, S(x) − S(x′) = {diff[i].ToDouble()}");
         Assert.True(r.Metadata["convergence_delta_relative"] < 1e-3);
         Assert.True(r.Metadata["convergence_delta"] < 1e-3 * (diff.abs().max().ToDouble() + 1e-3));
+        // The per-example delta is each row's own |Σ IG − (S(x) − S(x′))|, not the worst row's.
+        Assert.NotNull(r.ConvergenceDelta);
+        Assert.Equal(new long[] { 3 }, r.ConvergenceDelta!.shape);
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(Math.Abs(total[i].ToDouble() - diff[i].ToDouble()), r.ConvergenceDelta[i].ToDouble(), 1e-5);
+    }
+
+    [Fact]
+    public void The_convergence_delta_costs_two_forward_passes_and_only_on_request()
+    {
+        using var net = Smooth();
+        var calls = 0;
+        Func<Tensor, Tensor> counted = t => { calls++; return net.call(t); };
+        var x = randn(2, 6);
+        using (var r = new IntegratedGradients(counted).Attribute(x, 0, new IntegratedGradientsOptions(Steps: 8)))
+        {
+            Assert.Null(r.ConvergenceDelta);
+            Assert.False(r.Metadata.ContainsKey("convergence_delta"));
+        }
+        Assert.Equal(1, calls);   // all 2 × 8 scaled inputs in one chunk
+        calls = 0;
+        using (var r = new IntegratedGradients(counted).Attribute(x, 0, new IntegratedGradientsOptions(Steps: 8, ReturnConvergenceDelta: true)))
+            Assert.Equal(new long[] { 2 }, r.ConvergenceDelta!.shape);
+        Assert.Equal(3, calls);   // plus S(x) and S(x′)
     }
 
     [Theory]
@@ -77,7 +101,7 @@ public class GradientMethodTests
         var ig = new IntegratedGradients(net);
         double Error(int steps)
         {
-            using var r = ig.Attribute(x, 0, new IntegratedGradientsOptions(steps, rule));
+            using var r = ig.Attribute(x, 0, new IntegratedGradientsOptions(steps, rule, ReturnConvergenceDelta: true));
             return r.Metadata["convergence_delta"];
         }
         var errors = new[] { 4, 16, 64 }.Select(Error).ToArray();

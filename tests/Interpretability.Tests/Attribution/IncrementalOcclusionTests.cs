@@ -38,7 +38,7 @@ public sealed class IncrementalOcclusionTests
         using var scope = NewDisposeScope();
         using var model = ModelZoo.ShapesNet();
         var (images, labels, _) = ShapesDataset.Generate(2, seed: 7, size: 64);
-        var options = new OcclusionOptions(wh, ww, sy, sx, Baseline: 0.3f, BatchSize: batch);
+        var options = new OcclusionOptions(wh, ww, sy, sx, Baseline: 0.3f, PerturbationsPerEval: batch);
         using var full = new Occlusion(model).Attribute(images, labels, options);
         using var incremental = new Occlusion(model.AsSpatialChain()).Attribute(images, labels, options);
         var scale = full.Attributions.abs().max().item<float>();
@@ -114,7 +114,7 @@ public sealed class IncrementalOcclusionTests
         var chain = SpatialChain.FromSequential(model);
         var x = rand(new long[] { 1, channels, h, w }, dtype: float64, generator: gen);
         int wh = rng.Next(1, h + 1), ww = rng.Next(1, w + 1);
-        var options = new OcclusionOptions(wh, ww, rng.Next(1, 5), rng.Next(1, 5), Baseline: (float)rng.NextDouble(), BatchSize: rng.Next(1, 9));
+        var options = new OcclusionOptions(wh, ww, rng.Next(1, 5), rng.Next(1, 5), Baseline: (float)rng.NextDouble(), PerturbationsPerEval: rng.Next(1, 9));
         using var full = new Occlusion(model).Attribute(x, 2, options);
         using var incremental = new Occlusion(chain).Attribute(x, 2, options);
         return incremental.Attributions.allclose(full.Attributions, rtol: 1e-9, atol: 1e-9);
@@ -156,7 +156,7 @@ public sealed class IncrementalOcclusionMemoryTests
         var chain = SpatialChain.FromSequential(model);
         var x = rand(1, 3, 8, 8);
         var occlusion = new Occlusion(chain);
-        var options = new OcclusionOptions(4, 4, 2, 2, BatchSize: 4);
+        var options = new OcclusionOptions(4, 4, 2, 2, PerturbationsPerEval: 4);
         var (rss, tensors) = MemoryProbe.Measure(() => occlusion.Attribute(x, 1, options).Dispose(), repeats: 100, warmup: 20);
         Assert.Equal(0, tensors);
         Assert.True(rss < MemoryProbe.LeakThresholdBytes, $"native memory in use grew by {rss / 1024} KiB per 100 runs");

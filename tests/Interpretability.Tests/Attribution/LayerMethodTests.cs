@@ -38,7 +38,7 @@ public class LayerMethodTests
     {
         using var net = Smooth(seed: 53, dtype: ScalarType.Float64);
         var x = randn(new long[] { 2, 6 }, dtype: float64) * 2;
-        using var r = new LayerIntegratedGradients(net, "tanh1").Attribute(x, 1, new IntegratedGradientsOptions(Steps: 64, InternalBatchSize: 30));
+        using var r = new LayerIntegratedGradients(net, "tanh1").Attribute(x, 1, new IntegratedGradientsOptions(Steps: 64, InternalBatchSize: 30, ReturnConvergenceDelta: true));
         Assert.Equal(new long[] { 2, 16 }, r.Attributions.shape);
         Assert.True(r.Metadata["convergence_delta_relative"] < 1e-6, $"{r.Metadata["convergence_delta_relative"]}");
         // Completeness at the layer: Σ = S(x) − S(x′) with the zero input as baseline.

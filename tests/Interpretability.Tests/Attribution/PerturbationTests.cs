@@ -22,7 +22,7 @@ public sealed class PerturbationTests
     {
         var (f, w) = WeightedSum(2, 6, 7, 1);
         var x = rand(new long[] { 1, 2, 6, 7 }, dtype: float64);
-        using var r = new Occlusion(f).Attribute(x, 0, new OcclusionOptions(3, 2, 2, 2, Baseline: 0, BatchSize: 5));
+        using var r = new Occlusion(f).Attribute(x, 0, new OcclusionOptions(3, 2, 2, 2, Baseline: 0, PerturbationsPerEval: 5));
         // Hand computation: window effect = Σ_window w ⊙ x; pixel = mean effect of the windows covering it.
         var contribution = (w * x[0]).sum(new long[] { 0 });
         var expected = zeros(6, 7, dtype: float64);
@@ -46,8 +46,8 @@ public sealed class PerturbationTests
         using var model = GradientTestNets.Cnn();
         model.eval();
         var x = rand(2, 3, 16, 16);
-        using var one = new Occlusion(model).Attribute(x, 1, new OcclusionOptions(4, 4, 2, 2, BatchSize: 1));
-        using var many = new Occlusion(model).Attribute(x, 1, new OcclusionOptions(4, 4, 2, 2, BatchSize: 64));
+        using var one = new Occlusion(model).Attribute(x, 1, new OcclusionOptions(4, 4, 2, 2, PerturbationsPerEval: 1));
+        using var many = new Occlusion(model).Attribute(x, 1, new OcclusionOptions(4, 4, 2, 2, PerturbationsPerEval: 64));
         Assert.True(one.Attributions.allclose(many.Attributions, 1e-4, 1e-5));
     }
 
@@ -57,7 +57,7 @@ public sealed class PerturbationTests
         var (f, w) = WeightedSum(3, 8, 8, 2);
         var x = rand(new long[] { 1, 3, 8, 8 }, dtype: float64);
         var mask = FeatureMasks.Grid(8, 8, 4);
-        using var r = new FeatureAblation(f).Attribute(x, 0, new FeatureAblationOptions(mask, Baseline: tensor(0.25, dtype: float64), BatchSize: 3));
+        using var r = new FeatureAblation(f).Attribute(x, 0, new FeatureAblationOptions(mask, Baseline: tensor(0.25, dtype: float64), PerturbationsPerEval: 3));
         var contribution = (w * (x[0] - 0.25)).sum(new long[] { 0 });           // [8, 8]
         for (int gy = 0; gy < 2; gy++)
         for (int gx = 0; gx < 2; gx++)
@@ -217,7 +217,7 @@ public sealed class PerturbationMemoryTests
         model.eval();
         var x = rand(1, 3, 8, 8);
         var occlusion = new Occlusion(model);
-        var options = new OcclusionOptions(4, 4, 2, 2, BatchSize: 4);
+        var options = new OcclusionOptions(4, 4, 2, 2, PerturbationsPerEval: 4);
         var (rss, tensors) = MemoryProbe.Measure(() => occlusion.Attribute(x, 1, options).Dispose(), repeats: 100, warmup: 20);
         Assert.Equal(0, tensors);
         Assert.True(rss < MemoryProbe.LeakThresholdBytes, $"native memory in use grew by {rss / 1024} KiB per 100 runs");
