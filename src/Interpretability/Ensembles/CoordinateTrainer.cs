@@ -9,17 +9,20 @@ namespace Interpretability.Ensembles;
 /// <summary>The optimiser of <see cref="CoordinateTrainer"/>.</summary>
 public enum CoordinateOptimizer
 {
-    /// <summary>Adam (Kingma &amp; Ba 2015), β = (0.9, 0.999).</summary>
+    /// <summary>
+    /// Adam (Kingma &amp; Ba 2015, "Adam: A method for stochastic optimization", arXiv:1412.6980), β = (0.9, 0.999).
+    /// </summary>
     Adam,
     /// <summary>Plain stochastic gradient descent (optionally with momentum).</summary>
     Sgd,
 }
 
 /// <summary>
-/// Training of a coordinate network to a picture. Defaults follow the science brief §1.3 (OURS): Adam, learning rate
-/// 3e−3, mini-batches of 1024 pixels, L2 weight decay 1e−5 as the stand-in for seed 000's unidentified
-/// "energy-limiting" algorithm; plus a cosine decay of the learning rate to <see cref="FinalLearningRateFraction"/> of
-/// its start over the run (OURS: the last epochs settle edges instead of jittering them).
+/// Training of a coordinate network to a picture. Our defaults: Adam, learning rate 3e−3, mini-batches of 1024 pixels,
+/// L2 weight decay 1e−5 as a stand-in for the unnamed "energy-limiting" algorithm of the Habr article on synapse
+/// ensembles (2015, https://habr.com/ru/articles/249031/); plus a cosine decay of the learning rate to
+/// <see cref="FinalLearningRateFraction"/> of its start over the run (our choice: the last epochs settle edges instead
+/// of jittering them).
 /// </summary>
 /// <param name="Epochs">Passes over all pixels (each pixel once per epoch, in a seeded random order).</param>
 /// <param name="BatchSize">Pixels per step.</param>
@@ -59,15 +62,17 @@ public sealed record TrainingProgress(int Epoch, int Epochs, double Rmse);
 public sealed record TrainingResult(IReadOnlyList<double> EpochRmse, double FinalRmse, long Steps, double Seconds);
 
 /// <summary>
-/// Mini-batch back-propagation of a <see cref="CoordinateNetwork"/> to a target picture (seed 000: "back-propagation,
-/// mini-batch variant"): the loss is the mean squared error over pixels and channels with colours in (−1, 1); RMSE is
-/// reported with colours in [0, 1] (half the (−1, 1) figure).
+/// Mini-batch back-propagation of a <see cref="CoordinateNetwork"/> to a target picture (the training the Habr article
+/// on synapse ensembles, https://habr.com/ru/articles/249031/, names: "back-propagation, mini-batch variant"): the loss
+/// is the mean squared error over pixels and channels with colours in (−1, 1); RMSE is reported with colours in [0, 1]
+/// (half the (−1, 1) figure).
 /// </summary>
 public static class CoordinateTrainer
 {
     /// <summary>Trains <paramref name="network"/> in place.</summary>
     /// <param name="network">The network; its outputs must match the target's channels.</param>
-    /// <param name="target"><c>[C, H, W]</c> in [0, 1] (C = the network's outputs).</param>
+    /// <param name="target"><c>[C, H, W]</c> in [0, 1] (C = the network's outputs), any dtype and device (copied to the
+    /// network's).</param>
     /// <param name="options">Epochs, batch size, optimiser and schedule.</param>
     /// <param name="progress">Receives the RMSE after each epoch.</param>
     /// <param name="cancellation">Stops between steps (the network keeps the weights reached).</param>
@@ -141,11 +146,14 @@ public static class CoordinateTrainer
         return new TrainingResult(rmse, final, step, watch.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Root-mean-square error of the network's picture against <paramref name="target"/>, colours in [0, 1].</summary>
+    /// <summary>
+    /// Root-mean-square error of the network's picture against <paramref name="target"/>, colours in [0, 1].
+    /// </summary>
     /// <param name="network">The network.</param>
     /// <param name="grid">The pixel grid (the target's size).</param>
-    /// <param name="target"><c>[C, H, W]</c> in [0, 1].</param>
-    /// <param name="mask">Optional <c>[H, W]</c> region (boolean or weights); the error is averaged over it.</param>
+    /// <param name="target"><c>[C, H, W]</c> in [0, 1], any dtype and device.</param>
+    /// <param name="mask">Optional <c>[H, W]</c> region (boolean or non-negative weights); the error is averaged over
+    /// it.</param>
     public static double Rmse(CoordinateNetwork network, PixelGrid grid, Tensor target, Tensor? mask = null)
     {
         ArgumentNullException.ThrowIfNull(network);

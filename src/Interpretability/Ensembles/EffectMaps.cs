@@ -10,8 +10,11 @@ namespace Interpretability.Ensembles;
 /// </summary>
 public static class EffectMaps
 {
-    /// <summary>The linearised effect of changing synapse <paramref name="synapse"/> by <paramref name="deltaWeight"/>.</summary>
-    /// <returns><c>[P, O]</c>, change of the outputs (colours in (−1, 1)).</returns>
+    /// <summary>
+    /// The linearised effect of changing synapse <paramref name="synapse"/> by <paramref name="deltaWeight"/>.
+    /// </summary>
+    /// <returns><c>[P, O]</c>, change of the outputs (colours in (−1, 1)), in the factors' dtype and on their
+    /// device.</returns>
     public static Tensor Linear(JacobianFactors factors, int synapse, double deltaWeight)
     {
         ArgumentNullException.ThrowIfNull(factors);
@@ -19,12 +22,14 @@ public static class EffectMaps
         return (factors.Column(synapse) * deltaWeight).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The actual effect: the outputs with the weight moved minus the outputs without (weights restored after).</summary>
+    /// <summary>
+    /// The actual effect: the outputs with the weight moved minus the outputs without (weights restored after).
+    /// </summary>
     /// <param name="network">The network.</param>
-    /// <param name="coords"><c>[P, I]</c>.</param>
+    /// <param name="coords"><c>[P, I]</c> on the network's device.</param>
     /// <param name="synapse">The synapse.</param>
     /// <param name="deltaWeight">Δw.</param>
-    /// <returns><c>[P, O]</c>.</returns>
+    /// <returns><c>[P, O]</c>, in the network's dtype and on its device.</returns>
     public static Tensor Actual(CoordinateNetwork network, Tensor coords, int synapse, double deltaWeight)
     {
         ArgumentNullException.ThrowIfNull(network);
@@ -40,6 +45,9 @@ public static class EffectMaps
     /// How far the linearised effect is from the actual one, per synapse: <c>‖actual − linear‖ / ‖actual‖</c> over all
     /// pixels and channels, for every synapse at the same Δw (one re-render per synapse).
     /// </summary>
+    /// <param name="network">The network.</param>
+    /// <param name="coords"><c>[P, I]</c> on the network's device.</param>
+    /// <param name="deltaWeight">Δw, the same for every synapse.</param>
     /// <returns>Length S (0 where a synapse has no effect at all).</returns>
     public static double[] LinearizationErrors(CoordinateNetwork network, Tensor coords, double deltaWeight)
     {

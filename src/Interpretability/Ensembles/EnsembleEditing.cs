@@ -25,10 +25,12 @@ public sealed class EditOutcome : IDisposable
         Delta = delta;
     }
 
-    /// <summary>The picture before, <c>[3, H, W]</c> in [0, 1].</summary>
+    /// <summary>
+    /// The picture before, <c>[O, H, W]</c> (O = 3 for r, g, b) in [0, 1], in the network's dtype, on the CPU.
+    /// </summary>
     public Tensor Before { get; }
 
-    /// <summary>The picture after the edit, <c>[3, H, W]</c> in [0, 1].</summary>
+    /// <summary>The picture after the edit, like <see cref="Before"/>.</summary>
     public Tensor After { get; }
 
     /// <summary>RMS colour change inside the region, colours in [0, 1].</summary>
@@ -58,10 +60,10 @@ public sealed class EditOutcome : IDisposable
 }
 
 /// <summary>
-/// Editing a region (science brief §1.4): the weight direction that changes region R most while changing the rest
-/// least, the top generalised eigenvector of <c>G_R d = λ (G_¬R + εI) d</c> with <c>G</c> the Gram matrices of the
-/// effect maps inside and outside R (<see cref="SynapseGram"/>), optionally restricted to an ensemble; the best single
-/// synapse by the same criterion; and the actual edit, re-rendered, with its selectivity.
+/// Editing a region (our method): the weight direction that changes region R most while changing the rest least, the
+/// top generalised eigenvector of <c>G_R d = λ (G_¬R + εI) d</c> with <c>G</c> the Gram matrices of the effect maps
+/// inside and outside R (<see cref="SynapseGram"/>), optionally restricted to an ensemble; the best single synapse by
+/// the same criterion; and the actual edit, re-rendered, with its selectivity.
 /// </summary>
 public static class EnsembleEditing
 {
@@ -73,7 +75,7 @@ public static class EnsembleEditing
     /// </summary>
     /// <param name="network">The network.</param>
     /// <param name="grid">The picture's pixel grid.</param>
-    /// <param name="mask"><c>[H, W]</c> region (boolean or soft).</param>
+    /// <param name="mask"><c>[H, W]</c> (or <c>[P]</c>) region, boolean or soft in [0, 1], any device.</param>
     /// <param name="synapses">Synapses allowed to move (an ensemble); default all.</param>
     /// <param name="regularization">ε relative to the mean outside energy of all synapses.</param>
     /// <param name="label">Label of the result.</param>
@@ -128,11 +130,11 @@ public static class EnsembleEditing
     /// Solves the symmetric-definite generalised eigenproblem <c>A d = λ (B + εI) d</c> by Cholesky reduction
     /// (<c>B + εI = L Lᵀ</c>, <c>C = L⁻¹ A L⁻ᵀ</c>, <c>d = L⁻ᵀ v</c>).
     /// </summary>
-    /// <param name="a"><c>[k, k]</c> symmetric.</param>
+    /// <param name="a"><c>[k, k]</c> symmetric (any floating dtype or device; solved in float64 on the CPU).</param>
     /// <param name="b"><c>[k, k]</c> symmetric positive semi-definite.</param>
     /// <param name="epsilon">ε &gt; 0 (absolute).</param>
-    /// <returns>Eigenvalues in descending order and the eigenvectors as the columns of a <c>[k, k]</c> float64 CPU tensor,
-    /// each of unit Euclidean norm.</returns>
+    /// <returns>Eigenvalues in descending order and the eigenvectors as the columns of a <c>[k, k]</c> float64 CPU
+    /// tensor, each of unit Euclidean norm.</returns>
     public static (double[] Values, Tensor Vectors) Generalized(Tensor a, Tensor b, double epsilon)
     {
         ArgumentNullException.ThrowIfNull(a);
@@ -159,13 +161,13 @@ public static class EnsembleEditing
     }
 
     /// <summary>
-    /// Applies a weight change along a unit direction, scaled so that the linearised RMS colour change inside the region is
-    /// <paramref name="insideRms"/> (colours in [0, 1]), renders before and after, and measures the actual change inside
-    /// and outside. The network's weights are restored afterwards.
+    /// Applies a weight change along a unit direction, scaled so that the linearised RMS colour change inside the
+    /// region is <paramref name="insideRms"/> (colours in [0, 1]), renders before and after, and measures the actual
+    /// change inside and outside. The network's weights are restored afterwards.
     /// </summary>
     /// <param name="network">The network.</param>
     /// <param name="grid">The pixel grid.</param>
-    /// <param name="mask"><c>[H, W]</c> region.</param>
+    /// <param name="mask"><c>[H, W]</c> (or <c>[P]</c>) region, boolean or soft in [0, 1], any device.</param>
     /// <param name="direction">Weight direction (length S).</param>
     /// <param name="insideRms">Linearised RMS colour change inside the region to aim for ([0, 1] units).</param>
     public static EditOutcome Apply(CoordinateNetwork network, PixelGrid grid, Tensor mask, IReadOnlyList<double> direction, double insideRms = 0.15)

@@ -4,8 +4,10 @@ using static TorchSharp.torch;
 namespace Interpretability.Ensembles;
 
 /// <summary>
-/// A scalar property of a network's picture, differentiable in the outputs (science brief §1.4: mean colour, colour
-/// balance, centroid, tilt from second moments, area and width of a soft colour mask).
+/// A scalar property of a network's picture, differentiable in the outputs. Our choice of properties: mean colour,
+/// colour balance, and the area, centroid, tilt (from second moments) and width of a soft colour mask — measurable
+/// versions of the "green balance", tilt and width of the bird that the Habr article on synapse ensembles (2015,
+/// https://habr.com/ru/articles/249031/) changes by moving synapses.
 /// </summary>
 public abstract class ImageProperty
 {
@@ -16,9 +18,12 @@ public abstract class ImageProperty
     public virtual string Unit => "";
 
     /// <summary>Evaluates the property.</summary>
-    /// <param name="outputs"><c>[P, O]</c> network outputs in (−1, 1) (r, g, b).</param>
-    /// <param name="coords"><c>[P, 2]</c> pixel coordinates (x, y) in (−1, 1), y downwards.</param>
-    /// <returns>A scalar tensor (0-dimensional), differentiable with respect to <paramref name="outputs"/>.</returns>
+    /// <param name="outputs"><c>[P, O]</c> network outputs in (−1, 1) (r, g, b), e.g. from
+    /// <see cref="Nn.CoordinateNetwork.forward"/>.</param>
+    /// <param name="coords"><c>[P, 2]</c> pixel coordinates (x, y) in (−1, 1), y downwards, e.g. from
+    /// <see cref="Nn.PixelGrid.Coordinates"/>.</param>
+    /// <returns>A scalar tensor (0-dimensional) in the dtype and on the device of <paramref name="outputs"/>,
+    /// differentiable with respect to <paramref name="outputs"/>.</returns>
     public abstract Tensor Evaluate(Tensor outputs, Tensor coords);
 
     /// <summary>Checks that the outputs have a channel <paramref name="channel"/>.</summary>
@@ -31,14 +36,14 @@ public abstract class ImageProperty
 
 /// <summary>
 /// A soft colour mask: <c>m(p) = σ(κ (O_c(p) − max_{c'≠c} O_{c'}(p)))</c> with colours in (−1, 1) — for the green
-/// channel the brief's <c>σ(κ(G − max(R, B)))</c>, κ = 10.
+/// channel <c>σ(κ(G − max(R, B)))</c>, with κ = 10 by default (our choice).
 /// </summary>
 /// <param name="Channel">The channel that must dominate (1 = green).</param>
 /// <param name="Kappa">Sharpness κ.</param>
 public sealed record SoftColourMask(int Channel = 1, double Kappa = 10)
 {
-    /// <summary>The mask, <c>[P]</c> in (0, 1).</summary>
-    /// <param name="outputs"><c>[P, O]</c>.</param>
+    /// <summary>The mask, <c>[P]</c> in (0, 1), in the dtype and on the device of <paramref name="outputs"/>.</summary>
+    /// <param name="outputs"><c>[P, O]</c> network outputs in (−1, 1).</param>
     public Tensor Apply(Tensor outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
@@ -51,9 +56,13 @@ public sealed record SoftColourMask(int Channel = 1, double Kappa = 10)
     }
 }
 
-/// <summary>Mean of one channel over the picture or a weighted region (e.g. mean green: the seed's "green balance").</summary>
+/// <summary>
+/// Mean of one channel over the picture or a weighted region (e.g. mean green: the "green balance" of the Habr article
+/// on synapse ensembles).
+/// </summary>
 /// <param name="channel">Channel index (0 r, 1 g, 2 b).</param>
-/// <param name="region">Optional <c>[P]</c> pixel weights; default every pixel equally.</param>
+/// <param name="region">Optional <c>[P]</c> (or <c>[H, W]</c>) non-negative pixel weights, any dtype and device;
+/// default every pixel equally.</param>
 /// <param name="name">Name (default <c>mean_r</c>/<c>mean_g</c>/<c>mean_b</c>).</param>
 public sealed class MeanChannel(int channel, Tensor? region = null, string? name = null) : ImageProperty
 {
@@ -113,7 +122,7 @@ public enum MaskMoment
     Width,
 }
 
-/// <summary>A moment of a <see cref="SoftColourMask"/> (brief: centroid, orientation from second moments, area; issue: width).</summary>
+/// <summary>A moment of a <see cref="SoftColourMask"/>: area, centroid, orientation (second moments), width.</summary>
 /// <param name="moment">Which moment.</param>
 /// <param name="mask">The soft mask (default green, κ = 10).</param>
 public sealed class MaskProperty(MaskMoment moment, SoftColourMask? mask = null) : ImageProperty

@@ -21,10 +21,16 @@ public sealed class PerturbationStrip : IDisposable
     /// <summary>The offsets added to its weight, one per frame.</summary>
     public IReadOnlyList<double> Offsets { get; }
 
-    /// <summary><c>[K, 3, H, W]</c> in [0, 1]: the picture at each offset.</summary>
+    /// <summary>
+    /// <c>[K, O, H, W]</c> in [0, 1] (K offsets, O = 3 for r, g, b): the picture at each offset, in the network's
+    /// dtype, on the CPU.
+    /// </summary>
     public Tensor Frames { get; }
 
-    /// <summary><c>[K, H, W]</c>: <c>|O_k − O_0|</c> (mean over channels, [0, 1] units) against the unperturbed picture.</summary>
+    /// <summary>
+    /// <c>[K, H, W]</c>: <c>|O_k − O_0|</c> (mean over channels, [0, 1] units) against the unperturbed picture, in the
+    /// network's dtype, on the CPU.
+    /// </summary>
     public Tensor Differences { get; }
 
     /// <inheritdoc />
@@ -36,12 +42,13 @@ public sealed class PerturbationStrip : IDisposable
 }
 
 /// <summary>
-/// Large-perturbation strips (seed 000: "vary one synapse weight, re-render the whole picture, show the sequence";
-/// science brief §1.4: <c>w_s + kΔ</c>, k = −K…K, default K = 4, Δ = 0.25, with a difference image under each frame).
+/// Large-perturbation strips, the experiment of the Habr article on synapse ensembles (2015,
+/// https://habr.com/ru/articles/249031/): vary one synapse weight, re-render the whole picture, show the sequence. Our
+/// defaults: <c>w_s + kΔ</c>, k = −K…K, K = 4, Δ = 0.25, with a difference image under each frame.
 /// </summary>
 public static class PerturbationStrips
 {
-    /// <summary>The brief's default offsets: <c>kΔ</c> for k = −<paramref name="k"/>…<paramref name="k"/>.</summary>
+    /// <summary>The default offsets: <c>kΔ</c> for k = −<paramref name="k"/>…<paramref name="k"/>.</summary>
     public static double[] Offsets(int k = 4, double delta = 0.25)
     {
         if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), k, "k must not be negative.");
@@ -77,13 +84,14 @@ public static class PerturbationStrips
 }
 
 /// <summary>
-/// Neuron activation maps (seed 000: "grey-scale image of one neuron's output over the (x, y) plane") and neuron
-/// ablation: the change of the picture when a neuron's activation is clamped to a constant.
+/// Neuron activation maps (as in the Habr article on synapse ensembles: a grey-scale image of one neuron's output over
+/// the (x, y) plane) and neuron ablation: the change of the picture when a neuron's activation is clamped to a
+/// constant.
 /// </summary>
 public static class NeuronMaps
 {
     /// <summary>Every neuron's activation over the picture.</summary>
-    /// <returns><c>[N, H, W]</c> in (−1, 1), neuron order, on the CPU.</returns>
+    /// <returns><c>[N, H, W]</c> float32 in (−1, 1), neuron order, on the CPU.</returns>
     public static Tensor Activations(CoordinateNetwork network, PixelGrid grid)
     {
         ArgumentNullException.ThrowIfNull(network);

@@ -15,7 +15,9 @@ public enum BirdPart
     Tail = 2,
     /// <summary>The body (a tilted green ellipse).</summary>
     Body = 3,
-    /// <summary>The cream patch on the body under the wing (the seed's "region under the wing where short feathers are").</summary>
+    /// <summary>
+    /// The cream patch on the body under the wing (the Habr article's "region under the wing where short feathers are").
+    /// </summary>
     UnderWingPatch = 4,
     /// <summary>The raised wing (blue).</summary>
     Wing = 5,
@@ -71,9 +73,9 @@ public sealed class LabelledImage : IDisposable
 /// The built-in target picture: a flying bird in flat colours and smooth shapes (tilted ellipses, triangles with
 /// softened edges) over sky and ground, with a label for every part (<see cref="BirdPart"/>). Shapes are defined in the
 /// coordinates of <see cref="PixelGrid"/> ((−1, 1) on both axes), so the picture is the same at any size and
-/// deterministic; edges are linear ramps about 0.04 wide (one pixel at 50×50), which a tanh network can draw. The bird is
-/// green (body, head, tail) so that a green-ness mask σ(κ(G − max(R, B))) picks it out from the blue sky, blue wing and
-/// sandy ground, as the seed's "green balance" property needs.
+/// deterministic; edges are linear ramps about 0.04 wide (one pixel at 50×50), which a tanh network can draw. The bird
+/// is green (body, head, tail) so that a green-ness mask σ(κ(G − max(R, B))) picks it out from the blue sky, blue wing
+/// and sandy ground, as the "green balance" property of the Habr article on synapse ensembles needs.
 /// </summary>
 public static class ProceduralBird
 {

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Interpretability.Ensembles;
 
 /// <summary>
-/// How strongly every synapse acts inside and outside a region of the picture (science brief §1.4):
+/// How strongly every synapse acts inside and outside a region of the picture (our measure):
 /// <c>E_R(s) = Σ_{p∈R} Σ_c (∂O_c(p)/∂w_s)²</c> (with a soft mask m, <c>Σ_p m(p) …</c>), per-pixel density
 /// <c>e_R(s) = E_R(s)/|R|</c> and selectivity <c>ρ(s) = e_R(s) / e_{¬R}(s)</c>.
 /// </summary>
@@ -95,8 +95,9 @@ public static class RegionEnergy
 
     /// <summary>Energies of every synapse for several pixel weightings at once.</summary>
     /// <param name="network">The network.</param>
-    /// <param name="coords"><c>[P, I]</c> points.</param>
-    /// <param name="weights"><c>[K, P]</c> (or <c>[P]</c>) non-negative pixel weights (masks).</param>
+    /// <param name="coords"><c>[P, I]</c> points on the network's device.</param>
+    /// <param name="weights"><c>[K, P]</c> (or <c>[P]</c>) non-negative pixel weights (masks), any dtype and
+    /// device.</param>
     /// <param name="chunkPixels">Pixels evaluated at once.</param>
     /// <returns><c>[K, S]</c> float64 on the CPU: <c>E_k(s) = Σ_p weights[k, p] Σ_c J[p, c, s]²</c>.</returns>
     public static Tensor Compute(CoordinateNetwork network, Tensor coords, Tensor weights, int chunkPixels = DefaultChunkPixels)
@@ -130,7 +131,9 @@ public static class RegionEnergy
         return dense.reshape(w2.shape[0], -1).index_select(1, flat).cpu().MoveToOuterDisposeScope();
     }
 
-    /// <summary>Energies from factors already computed: <c>[K, S]</c> float64 (same formula, one chunk).</summary>
+    /// <summary>
+    /// Energies from factors already computed: <c>[K, S]</c> float64 on the factors' device (same formula, one chunk).
+    /// </summary>
     /// <param name="factors">The Jacobian factors at P points.</param>
     /// <param name="weights"><c>[K, P]</c> or <c>[P]</c> pixel weights.</param>
     public static Tensor FromFactors(JacobianFactors factors, Tensor weights)
@@ -153,7 +156,9 @@ public static class RegionEnergy
     /// The naive reference: one synapse at a time, its Jacobian column <c>δ_j ⊙ a_i</c> squared and summed over the
     /// weighted pixels. Same numbers as <see cref="FromFactors"/>, S small operations instead of one product.
     /// </summary>
-    /// <returns><c>[S]</c> float64 for a single weighting <c>[P]</c>.</returns>
+    /// <param name="factors">The Jacobian factors at P points.</param>
+    /// <param name="weights">A single weighting: <c>[P]</c> (or any shape with P elements) pixel weights.</param>
+    /// <returns><c>[S]</c> float64 on the CPU.</returns>
     public static Tensor PerSynapseLoop(JacobianFactors factors, Tensor weights)
     {
         ArgumentNullException.ThrowIfNull(factors);

@@ -2,9 +2,9 @@ using Interpretability.Nn;
 namespace Interpretability.Ensembles;
 
 /// <summary>
-/// How an ensemble is chosen (science brief §1.4, OURS): candidates are synapses at least
-/// <see cref="MinSelectivity"/> times denser inside the region than outside; ranked by region energy, the ensemble is the
-/// smallest prefix carrying <see cref="Share"/> of the region energy of all synapses.
+/// How an ensemble is chosen (our method): candidates are synapses at least <see cref="MinSelectivity"/> times denser
+/// inside the region than outside; ranked by region energy, the ensemble is the smallest prefix carrying
+/// <see cref="Share"/> of the region energy of all synapses.
 /// </summary>
 /// <param name="Share">Share q of the region's total energy the ensemble must carry (default 0.8).</param>
 /// <param name="MinSelectivity">Selectivity ρ_min a candidate needs (default 2).</param>
@@ -72,7 +72,9 @@ public sealed class SynapseEnsemble
     public IReadOnlyList<int> NeuronsTouched { get; }
 }
 
-/// <summary>Chooses the synapse ensemble of a region from its energies (science brief §1.4).</summary>
+/// <summary>
+/// Chooses the synapse ensemble of a region from its energies (our method; see <see cref="EnsembleOptions"/>).
+/// </summary>
 public static class RegionEnsemble
 {
     /// <summary>

@@ -13,10 +13,11 @@ namespace Interpretability.Ensembles;
 public sealed record ThoughtExperimentResult(string Name, bool Passed, int Checked, int Correct, string Detail);
 
 /// <summary>
-/// The four thought experiments of seed 000 as small tanh networks with the exact weights of the science brief §1.2,
-/// each built as a <see cref="CoordinateNetwork"/> (so every tool of this folder applies to them) and verified on all of
-/// its inputs or on a grid. Logistic units <c>σ(z) = (1 + tanh(z/2))/2</c> of the brief are rewritten exactly as tanh
-/// units with halved weights, and the affine map folded into the next layer.
+/// The four thought experiments of the Habr article on synapse ensembles (2015, https://habr.com/ru/articles/249031/)
+/// as small tanh networks. The article gives the logic; the weights are our choice. Each is built as a
+/// <see cref="CoordinateNetwork"/> (so every tool of this folder applies to them) and verified on all of its inputs or
+/// on a grid. Logistic units <c>σ(z) = (1 + tanh(z/2))/2</c> (experiment 4) are rewritten exactly as tanh units with
+/// halved weights, and the affine map folded into the next layer.
 /// </summary>
 public static class ThoughtExperiments
 {
@@ -52,7 +53,7 @@ public static class ThoughtExperiments
     }
 
     /// <summary>
-    /// 4. Two-interval detector, four neurons over one input (brief: <c>h1 = σ(40(x+0.6))</c>, <c>h2 = σ(6x)</c>,
+    /// 4. Two-interval detector, four neurons over one input (our weights: <c>h1 = σ(40(x+0.6))</c>, <c>h2 = σ(6x)</c>,
     /// <c>h3 = σ(40(x−0.1))</c>, <c>out = tanh(5(h1 − 2h2 + h3 − 0.25))</c>), written with tanh units:
     /// <c>h1' = tanh(20x + 12)</c>, <c>h2' = tanh(3x)</c>, <c>h3' = tanh(20x − 2)</c>,
     /// <c>out = tanh(2.5h1' − 5h2' + 2.5h3' − 1.25)</c> — the same function. Positive on
@@ -65,9 +66,10 @@ public static class ThoughtExperiments
     }
 
     /// <summary>
-    /// The two-interval detector's boundaries B1…B4 as the brief states them (§1.2): B1 = −0.6, B2 = ln(0.6)/6,
-    /// B3 = 0.1, B4 = ln(7)/6. B2 and B4 are the exact sign changes; B1 and B3 neglect h2's small value there, and the
-    /// exact sign changes lie at ≈ −0.621 and ≈ 0.104 (within the brief's 0.03 margin).
+    /// The two-interval detector's boundaries B1…B4 in closed form: B1 = −0.6, B2 = ln(0.6)/6, B3 = 0.1, B4 = ln(7)/6.
+    /// B2 and B4 are the exact sign changes; B1 and B3 neglect h2's small value there, and the exact sign changes lie
+    /// at ≈ −0.621 and ≈ 0.104 (inside the 0.03 margin <see cref="VerifyTwoIntervalDetector"/> leaves around each
+    /// boundary).
     /// </summary>
     public static double[] TwoIntervalBoundaries => new[] { -0.6, Math.Log(0.6) / 6, 0.1, Math.Log(7) / 6 };
 
@@ -115,8 +117,8 @@ public static class ThoughtExperiments
     }
 
     /// <summary>
-    /// Checks experiment 1: the brief's six points for k = 0.5 ((0,1)+, (0,−1)−, (1,0.4)−, (1,0.6)+, (−1,−0.4)+, (−1,−0.6)−)
-    /// and a 41×41 grid of [−1, 1]² (points within 0.05 of the line skipped): sign(out) = sign(y − kx).
+    /// Checks experiment 1: six hand-picked points for k = 0.5 ((0,1)+, (0,−1)−, (1,0.4)−, (1,0.6)+, (−1,−0.4)+,
+    /// (−1,−0.6)−) and a 41×41 grid of [−1, 1]² (points within 0.05 of the line skipped): sign(out) = sign(y − kx).
     /// </summary>
     public static ThoughtExperimentResult VerifyLineClassifier(double k = 0.5)
     {
@@ -136,7 +138,7 @@ public static class ThoughtExperiments
         var outs = Evaluate(net, points);
         int correct = cases.Where((c, i) => (outs[i] > 0) == c.Above).Count();
         return new ThoughtExperimentResult("line classifier", correct == cases.Count, cases.Count, correct,
-            $"one neuron tanh({-k}·x + 1·y): positive above y = {k}x; the brief's 6 points and a 41×41 grid (points within 0.05 of the line skipped)");
+            $"one neuron tanh({-k}·x + 1·y): positive above y = {k}x; 6 hand-picked points and a 41×41 grid (points within 0.05 of the line skipped)");
     }
 
     /// <summary>Checks experiment 2 on all 256 pairs (A, B): <c>out &gt; 0 ⇔ A − kB &gt; 0.5</c> (for k = 1: A &gt; B).</summary>
@@ -188,7 +190,7 @@ public static class ThoughtExperiments
 
     /// <summary>
     /// Checks experiment 4: on a 401-point grid of [−1, 1] (points within 0.03 of a boundary skipped)
-    /// <c>out &gt; 0 ⇔ x ∈ (B1, B2) ∪ (B3, B4)</c>, plus the brief's hand-checked points x = −1 −, −0.3 +, 0 −, 0.2 +, 0.5 −.
+    /// <c>out &gt; 0 ⇔ x ∈ (B1, B2) ∪ (B3, B4)</c>, plus five hand-checked points x = −1 −, −0.3 +, 0 −, 0.2 +, 0.5 −.
     /// </summary>
     public static ThoughtExperimentResult VerifyTwoIntervalDetector()
     {

@@ -107,7 +107,7 @@ public static class DatasetExamples
     /// <param name="model">The model.</param>
     /// <param name="layer">Layer path.</param>
     /// <param name="images"><c>[B, 3, H, W]</c>.</param>
-    /// <returns><c>[B, C]</c> float32.</returns>
+    /// <returns><c>[B, C]</c> in the layer's dtype (float32 for a float32 model), on the model's device.</returns>
     public static Tensor ChannelMeans(nn.Module<Tensor, Tensor> model, string layer, Tensor images)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -119,13 +119,14 @@ public static class DatasetExamples
 
     /// <summary>
     /// <see cref="ChannelMeans(nn.Module{Tensor, Tensor}, string, Tensor)"/> in forward passes of at most
-    /// <paramref name="batchSize"/> images (each image's means are its own, so the result does not depend on the split).
+    /// <paramref name="batchSize"/> images (each image's means are its own, so the result does not depend on the
+    /// split).
     /// </summary>
     /// <param name="model">The model.</param>
     /// <param name="layer">Layer path.</param>
     /// <param name="images"><c>[B, 3, H, W]</c>.</param>
     /// <param name="batchSize">Images per forward pass (≥ 1).</param>
-    /// <returns><c>[B, C]</c> float32.</returns>
+    /// <returns><c>[B, C]</c> in the layer's dtype (float32 for a float32 model), on the model's device.</returns>
     public static Tensor ChannelMeans(nn.Module<Tensor, Tensor> model, string layer, Tensor images, int batchSize)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -140,7 +141,11 @@ public static class DatasetExamples
         return cat(parts, 0).MoveToOuterDisposeScope();
     }
 
-    /// <summary>A montage of the top images of one row of <paramref name="set"/> in a square grid with 1-pixel white gaps: <c>[3, H', W']</c>.</summary>
+    /// <summary>
+    /// A montage of the top images of one row of <paramref name="set"/> in a square grid with 1-pixel white gaps:
+    /// <c>[3, H', W']</c> with <c>H' = rows·(H + 1) − 1</c>, <c>W' = cols·(W + 1) − 1</c>, in the dtype and on the
+    /// device of <paramref name="images"/>.
+    /// </summary>
     /// <param name="set">The ranking.</param>
     /// <param name="row">Row of <see cref="DatasetExampleSet.Channels"/>.</param>
     /// <param name="images">The images ranked, <c>[N, 3, H, W]</c>.</param>

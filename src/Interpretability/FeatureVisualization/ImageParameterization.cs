@@ -76,7 +76,10 @@ public static class ColorDecorrelation
     /// <summary>Lucid's <c>color_correlation_svd_sqrt</c> (rows R, G, B).</summary>
     public static readonly float[,] Matrix = { { 0.26f, 0.09f, 0.02f }, { 0.27f, 0.00f, -0.05f }, { 0.27f, -0.09f, 0.03f } };
 
-    /// <summary>The normalised matrix C (largest column norm 1), <c>[3, 3]</c> float32.</summary>
+    /// <summary>
+    /// The normalised matrix C (largest column norm 1), <c>[3, 3]</c> float32 on <paramref name="device"/> (CPU when
+    /// null).
+    /// </summary>
     public static Tensor Normalized(Device? device = null)
     {
         using var scope = NewDisposeScope();
@@ -87,7 +90,8 @@ public static class ColorDecorrelation
 
     /// <summary>Maps decorrelated colours to RGB: <c>rgb[b, :, y, x] = C · t[b, :, y, x]</c>.</summary>
     /// <param name="t"><c>[B, 3, H, W]</c>.</param>
-    /// <returns><c>[B, 3, H, W]</c> (not yet squashed into [0, 1]).</returns>
+    /// <returns><c>[B, 3, H, W]</c> (not yet squashed into [0, 1]), in the dtype and on the device of
+    /// <paramref name="t"/>.</returns>
     public static Tensor ToRgb(Tensor t)
     {
         ArgumentNullException.ThrowIfNull(t);
@@ -110,6 +114,7 @@ public static class ColorDecorrelation
 
     /// <summary>The inverse of <see cref="ToRgb"/>: <c>t = C⁻¹ rgb</c>.</summary>
     /// <param name="rgb"><c>[B, 3, H, W]</c>.</param>
+    /// <returns><c>[B, 3, H, W]</c>, in the dtype and on the device of <paramref name="rgb"/>.</returns>
     public static Tensor FromRgb(Tensor rgb)
     {
         using var scope = NewDisposeScope();

@@ -56,5 +56,7 @@ public sealed class RedirectedReluScope : HookScope
     public int ReluCount { get; }
 
     /// <summary>The redirected ReLU on a tensor (for tests): forward <c>max(x, 0)</c>.</summary>
+    /// <param name="x">Any shape <c>[B, ...]</c>; the backward rule treats dimension 0 as the batch of images.</param>
+    /// <returns>The shape, dtype and device of <paramref name="x"/>.</returns>
     public static Tensor Apply(Tensor x) => RedirectedReluFunction.apply(x);
 }

@@ -87,7 +87,10 @@ public static class ImageGrid
         return result;
     }
 
-    /// <summary>Composes tensor images (each <c>[H, W]</c>, <c>[1, H, W]</c> or <c>[3, H, W]</c>) and saves the grid as a PNG.</summary>
+    /// <summary>
+    /// Composes tensor images (each <c>[H, W]</c>, <c>[1, H, W]</c> or <c>[3, H, W]</c>, any device; sizes may differ)
+    /// and saves the grid as a PNG.
+    /// </summary>
     public static void Save(string path, IReadOnlyList<Tensor> images, IReadOnlyList<string?>? titles = null,
         GridOptions? options = null, PngOptions? pngOptions = null) =>
         AtomicFile.WriteAllBytes(path, Encode(images, titles, options, pngOptions));

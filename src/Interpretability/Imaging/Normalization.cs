@@ -26,6 +26,8 @@ public abstract record Normalization
     public static Normalization Unit { get; } = new FixedNormalization(0, 1);
 
     /// <summary>Maps <paramref name="values"/> to [0, 1].</summary>
+    /// <param name="values">Any shape, any real dtype.</param>
+    /// <returns>The shape of <paramref name="values"/>, float32 in [0, 1], on its device (detached).</returns>
     /// <exception cref="ArgumentException">The tensor holds NaN or infinity.</exception>
     public Tensor Apply(Tensor values)
     {

@@ -7,15 +7,15 @@ namespace Interpretability.Imaging;
 public static class Overlay
 {
     /// <summary>
-    /// Blends a colour-mapped <paramref name="heat"/> over a greyed copy of <paramref name="image"/>. The heatmap's opacity
-    /// grows with its magnitude, so where the map is zero the image shows through.
+    /// Blends a colour-mapped <paramref name="heat"/> over a greyed copy of <paramref name="image"/>. The heatmap's
+    /// opacity grows with its magnitude, so where the map is zero the image shows through.
     /// </summary>
     /// <param name="image"><c>[3, H, W]</c> or <c>[1, H, W]</c>, values in [0, 1].</param>
     /// <param name="heat"><c>[h, w]</c>; resized bilinearly to <c>[H, W]</c> when smaller (e.g. a Grad-CAM map).</param>
     /// <param name="colormap">Default: <see cref="Colormap.Diverging"/> (signed maps).</param>
     /// <param name="normalization">Default: <see cref="Normalization.Symmetric"/>.</param>
     /// <param name="alpha">Opacity of the strongest heat, in [0, 1].</param>
-    /// <returns><c>[3, H, W]</c> in [0, 1].</returns>
+    /// <returns><c>[3, H, W]</c> float32 in [0, 1], on the device of <paramref name="image"/>.</returns>
     public static Tensor Heatmap(Tensor image, Tensor heat, Colormap? colormap = null, Normalization? normalization = null, double alpha = 0.7)
     {
         ArgumentNullException.ThrowIfNull(image);

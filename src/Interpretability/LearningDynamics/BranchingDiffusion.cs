@@ -11,11 +11,12 @@ namespace Interpretability.LearningDynamics;
 public sealed record LevelSpectrum(int Level, double Eigenvalue, int Multiplicity, double SingularValue);
 
 /// <summary>
-/// Hierarchical data from a branching diffusion process on a tree (Saxe, McClelland &amp; Ganguli 2014 §5 and Fig. 3;
-/// CogSci 2013): a tree with <c>D</c> levels of branching factor <c>B</c> has <c>P = B^D</c> leaf items; each feature
-/// independently draws ±1 at the root, and every edge flips the sign with probability ε; the leaves' values are that
-/// feature across the items. Items are one-hot. Broader splits explain more correlation, so they have larger singular
-/// values and are learned first.
+/// Hierarchical data from a branching diffusion process on a tree (Saxe, McClelland &amp; Ganguli 2014,
+/// arXiv:1312.6120, §5 and Fig. 3; Saxe, McClelland &amp; Ganguli 2013, "Learning hierarchical category structure in
+/// deep neural networks", Proc. CogSci 2013): a tree with <c>D</c> levels of branching factor <c>B</c> has
+/// <c>P = B^D</c> leaf items; each feature independently draws ±1 at the root, and every edge flips the sign with
+/// probability ε; the leaves' values are that feature across the items. Items are one-hot. Broader splits explain more
+/// correlation, so they have larger singular values and are learned first.
 /// </summary>
 public static class BranchingDiffusion
 {
@@ -72,10 +73,10 @@ public static class BranchingDiffusion
     }
 
     /// <summary>
-    /// The exact spectrum of <c>C = E[YᵀY]/N_f</c> per level (brief §2.3, generalised to branching B): with
-    /// <c>c_m = (1 − 2ε)^{2(D − m)}</c> the correlation of two leaves whose lowest common ancestor is at depth m,
-    /// the split of a depth-k node has <c>λ_k = 1 + Σ_{m=k+1}^{D−1} (B−1) B^{D−m−1} c_m − B^{D−k−1} c_k</c>
-    /// (multiplicity <c>B^k (B−1)</c>) and the root mode <c>λ_root = 1 + Σ_{m=0}^{D−1} (B−1) B^{D−m−1} c_m</c>.
+    /// The exact spectrum of <c>C = E[YᵀY]/N_f</c> per level (our derivation, for any branching B): with
+    /// <c>c_m = (1 − 2ε)^{2(D − m)}</c> the correlation of two leaves whose lowest common ancestor is at depth m, the
+    /// split of a depth-k node has <c>λ_k = 1 + Σ_{m=k+1}^{D−1} (B−1) B^{D−m−1} c_m − B^{D−k−1} c_k</c> (multiplicity
+    /// <c>B^k (B−1)</c>) and the root mode <c>λ_root = 1 + Σ_{m=0}^{D−1} (B−1) B^{D−m−1} c_m</c>.
     /// </summary>
     /// <returns>One entry per hierarchy level: root first, then depth-0 splits, …, depth-(D−1) splits.</returns>
     public static IReadOnlyList<LevelSpectrum> PredictedSpectrum(int depth, int branching, double flipProbability, int features)

@@ -5,7 +5,8 @@ namespace Interpretability.LearningDynamics;
 
 /// <summary>A category hidden in noise: the dataset and where the category sits.</summary>
 /// <param name="Dataset">One-hot items, targets <c>Y = B + Z</c> of shape <c>[N_f, N_o]</c>.</param>
-/// <param name="BlockItems">Indices of the K_o items of the category (scattered at random, as in the seed's picture).</param>
+/// <param name="BlockItems">Indices of the K_o items of the category (scattered at random: the block shows only once
+/// the rows and columns are sorted).</param>
 /// <param name="BlockFeatures">Indices of the K_f features the category shares.</param>
 /// <param name="Sigma">Standard deviation σ of the noise.</param>
 /// <param name="Density">Density ρ of the block (Bernoulli(ρ) ones).</param>
@@ -29,12 +30,14 @@ public sealed record PlantedCategory(DynamicsDataset Dataset, int[] BlockItems, 
 }
 
 /// <summary>
-/// A category hidden in noise (seed 001: "the critical category size is proportional to √(N·M)"; Saxe, McClelland &amp;
-/// Ganguli, PNAS 2019, category coherence). Data <c>Y = B + Z</c>, <c>[N_f, N_o]</c>: B has Bernoulli(ρ) ones on a
-/// <c>K_f × K_o</c> block, Z is iid <c>N(0, σ²)</c>. The block's singular value is <c>θ = ρ√(K_o K_f)</c>; by the
-/// rectangular BBP transition (Benaych-Georges &amp; Nadakuditi 2012) an outlier mode — a category the deep linear
-/// network learns as its own mode — exists iff <c>θ &gt; σ (N_o N_f)^{1/4}</c>, i.e. <c>ρ² K_o K_f &gt; σ² √(N_o N_f)</c>
-/// (brief §2.4).
+/// A category hidden in noise (Saxe, McClelland &amp; Ganguli 2019, "A mathematical theory of semantic development in
+/// deep neural networks", PNAS, doi:10.1073/pnas.1820226116, category coherence: the critical size of a learnable
+/// category grows as √(N·M)). Data <c>Y = B + Z</c>, <c>[N_f, N_o]</c>: B has Bernoulli(ρ) ones on a <c>K_f × K_o</c>
+/// block, Z is iid <c>N(0, σ²)</c>. The block's singular value is <c>θ = ρ√(K_o K_f)</c>; by the rectangular BBP
+/// transition (Benaych-Georges &amp; Nadakuditi 2012, "The singular values and vectors of low rank perturbations of
+/// large rectangular random matrices", J. Multivariate Anal., arXiv:1103.2221) an outlier mode — a category the deep
+/// linear network learns as its own mode — exists iff <c>θ &gt; σ (N_o N_f)^{1/4}</c>, i.e.
+/// <c>ρ² K_o K_f &gt; σ² √(N_o N_f)</c> (our statement for this data, from that theorem).
 /// </summary>
 public static class CategoryInNoise
 {

@@ -42,7 +42,8 @@ public sealed record MeasuredThreshold(double Area, double Intercept, double Slo
 /// Trains one two-layer linear network per planted category — all of them at once, as one batched full-batch gradient
 /// descent (<c>bmm</c> over the batch; each network has its own step <c>λ_b = c/s_max,b</c>, so each runs the same
 /// number of its own τ) — from small random weights, and reads off what each learned: the SVD of <c>W2 W1</c>, and
-/// whether its strongest mode is the category (Saxe et al. PNAS 2019, category coherence; brief §2.4).
+/// whether its strongest mode is the category (category coherence: Saxe, McClelland &amp; Ganguli 2019, PNAS,
+/// doi:10.1073/pnas.1820226116).
 /// </summary>
 public static class CategorySweep
 {

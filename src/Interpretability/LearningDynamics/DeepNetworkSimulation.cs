@@ -258,8 +258,9 @@ public static class DeepNetworkSimulation
     }
 
     /// <summary>
-    /// The weights a run starts from (float64, on <paramref name="device"/>), in forward order <c>[n_l, n_{l−1}]</c>.
-    /// The tensors belong to the caller's dispose scope.
+    /// The weights a run starts from (float64, on <paramref name="device"/>, CPU when null), in forward order, one
+    /// <c>[n_l, n_{l−1}]</c> matrix per layer: <c>[hidden, N1]</c> first, <c>[N3, hidden]</c> last (a single
+    /// <c>[N3, N1]</c> for depth 1). The tensors belong to the caller's dispose scope.
     /// </summary>
     public static Tensor[] Initialize(DynamicsDataset data, InputOutputModes modes, SimulationOptions options, Device? device = null)
     {

@@ -5,8 +5,8 @@ namespace Interpretability.LearningDynamics;
 /// <summary>
 /// A tree over the items, given as nested partitions: level 0 puts every item into one group (the root), each further
 /// level refines the previous one (animals | plants, then birds | fish | trees | flowers, …). The tree says which
-/// <i>level</i> each SVD mode belongs to: the item vectors of level <c>k ≥ 1</c> are the contrasts between the
-/// level-k children of one level-(k−1) group (Haar-like splits, Saxe et al. 2014 §5; brief §2.3).
+/// <i>level</i> each SVD mode belongs to: the item vectors of level <c>k ≥ 1</c> are the contrasts between the level-k
+/// children of one level-(k−1) group (Haar-like splits, Saxe, McClelland &amp; Ganguli 2014, arXiv:1312.6120, §5).
 /// </summary>
 public sealed class ItemHierarchy
 {

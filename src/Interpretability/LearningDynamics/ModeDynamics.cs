@@ -5,13 +5,13 @@ using MathNet.Numerics.RootFinding;
 namespace Interpretability.LearningDynamics;
 
 /// <summary>
-/// The exact dynamics of one mode of a deep linear network from small balanced (decoupled) initial conditions
-/// (Saxe, McClelland &amp; Ganguli 2014, eqs. 5–8 and §3; brief §2.2). With white inputs, aligned weights and
-/// <c>D</c> weight matrices each mode's strength obeys
-/// <c>τ du/dt = D u^{2 − 2/D} (s − u)</c>; for <c>D = 2</c> this is <c>τ du/dt = 2u(s − u)</c>, solved by
-/// <c>u(t) = s e^{2st/τ} / (e^{2st/τ} − 1 + s/u0)</c>. Time is in units of τ (see <see cref="DynamicsConventions"/>).
-/// For <c>D = 1</c> the solution is exponential, for <c>D ≥ 3</c> the time to reach a strength is an integral computed by
-/// adaptive Gauss–Kronrod quadrature and inverted by Brent's method (double precision, relative error ≈ 1e-10).
+/// The exact dynamics of one mode of a deep linear network from small balanced (decoupled) initial conditions (Saxe,
+/// McClelland &amp; Ganguli 2014, arXiv:1312.6120, eqs. 5–8 and §3). With white inputs, aligned weights and <c>D</c>
+/// weight matrices each mode's strength obeys <c>τ du/dt = D u^{2 − 2/D} (s − u)</c>; for <c>D = 2</c> this is
+/// <c>τ du/dt = 2u(s − u)</c>, solved by <c>u(t) = s e^{2st/τ} / (e^{2st/τ} − 1 + s/u0)</c>. Time is in units of τ (see
+/// <see cref="DynamicsConventions"/>). For <c>D = 1</c> the solution is exponential, for <c>D ≥ 3</c> the time to reach
+/// a strength is an integral computed by adaptive Gauss–Kronrod quadrature and inverted by Brent's method (double
+/// precision, relative error ≈ 1e-10).
 /// </summary>
 public static class ModeDynamics
 {
@@ -28,7 +28,7 @@ public static class ModeDynamics
     /// <summary>The mode strength at time <paramref name="t"/> (units of τ) from <c>u(0) = u0</c>.</summary>
     /// <param name="t">Time ≥ 0 in units of τ.</param>
     /// <param name="s">Singular value s &gt; 0.</param>
-    /// <param name="u0">Initial strength in (0, s) (the product of the initial factors, brief §2.2).</param>
+    /// <param name="u0">Initial strength in (0, s) (the product <c>a·b</c> of the mode's initial factors).</param>
     /// <param name="depth">Number of weight matrices D ≥ 1.</param>
     public static double Strength(double t, double s, double u0, int depth = 2)
     {
@@ -79,8 +79,8 @@ public static class ModeDynamics
     }
 
     /// <summary>
-    /// The half-learning time, when <c>u = s/2</c>: for <c>D = 2</c>, <c>t_half = (1/(2s)) ln(s/u0 − 1)</c>
-    /// (the paper's "(τ/s) ln(s/ε)" is the time from ε to s − ε, twice the logarithm; brief §2.2).
+    /// The half-learning time, when <c>u = s/2</c>: for <c>D = 2</c>, <c>t_half = (1/(2s)) ln(s/u0 − 1)</c> (the "(τ/s)
+    /// ln(s/ε)" of Saxe et al. 2014, arXiv:1312.6120, is the time from ε to s − ε, twice the logarithm).
     /// </summary>
     public static double HalfLearningTime(double s, double u0, int depth = 2)
     {
@@ -129,8 +129,10 @@ public static class ModeDynamics
     }
 
     /// <summary>
-    /// The network's prediction for aligned weights: <c>Ŵ = Σ_α u_α(t) u_α v_αᵀ</c>, <c>[N3, N1]</c> (for one-hot items,
-    /// column i is the predicted feature vector of item i; brief §2.3 "illusory correlations").
+    /// The network's prediction for aligned weights: <c>Ŵ = Σ_α u_α(t) u_α v_αᵀ</c>, <c>[N3, N1]</c> (for one-hot
+    /// items, column i is the predicted feature vector of item i; it shows the transient "semantic illusions" of Saxe,
+    /// McClelland &amp; Ganguli 2019, "A mathematical theory of semantic development in deep neural networks", PNAS,
+    /// doi:10.1073/pnas.1820226116).
     /// </summary>
     public static Matrix<double> Prediction(InputOutputModes modes, IReadOnlyList<double> strengths)
     {
@@ -141,8 +143,9 @@ public static class ModeDynamics
     }
 
     /// <summary>
-    /// The first hidden layer's item Gram matrix for aligned balanced weights: <c>h_i · h_j = Σ_α u_α^{2/D} v_α(i) v_α(j)</c>
-    /// (for D = 2, <c>Σ_α u_α v_α v_αᵀ</c>; brief §2.2), <c>[N1, N1]</c>.
+    /// The first hidden layer's item Gram matrix for aligned balanced weights:
+    /// <c>h_i · h_j = Σ_α u_α^{2/D} v_α(i) v_α(j)</c> (for D = 2, <c>Σ_α u_α v_α v_αᵀ</c>, the hidden similarity
+    /// structure of Saxe, McClelland &amp; Ganguli 2019, PNAS, doi:10.1073/pnas.1820226116), <c>[N1, N1]</c>.
     /// </summary>
     public static Matrix<double> HiddenGram(InputOutputModes modes, IReadOnlyList<double> strengths, int depth = 2)
     {

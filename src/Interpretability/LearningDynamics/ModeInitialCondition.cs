@@ -4,19 +4,20 @@ namespace Interpretability.LearningDynamics;
 
 /// <summary>
 /// The initial condition of one mode read off the initial weights, and the mode's dynamics from it — the "u0 estimated
-/// per mode" of a random initialisation (brief §2.3: <c>u_α(0) = u_αᵀ W_D ⋯ W_1 v_α</c>).
+/// per mode" of a random initialisation: <c>u_α(0) = u_αᵀ W_D ⋯ W_1 v_α</c>, the initial map projected on mode α.
 /// <para>
 /// For two layers the mode's input and output weight vectors in the hidden layer are <c>b = W1 v_α</c> and
 /// <c>a = W2ᵀ u_α</c>, and <c>u_α(0) = a·b</c>. Ignoring the coupling to other modes (small while everything is small),
 /// the vector dynamics <c>τ ȧ = (s − a·b) b</c>, <c>τ ḃ = (s − a·b) a</c> split into <c>p = (a + b)/2</c>, which grows,
-/// and <c>q = (a − b)/2</c>, which decays; <c>P = |p|²</c>, <c>Q = |q|²</c> keep <c>P·Q = c</c> and
-/// <c>u = P − c/P</c> with <c>τ dP/dt = 2(sP − P² + c)</c>, a Riccati equation solved in closed form below.
-/// With balanced aligned weights (Q = 0) it is exactly the brief's sigmoid with <c>u0 = u_α(0)</c>; for random weights
-/// it also covers a negative or tiny <c>u_α(0)</c> (the product of two random vectors), where the brief's rule
-/// "u_α(0) when positive" has nothing to offer. [OURS derivation, following Saxe et al. 2014 §2.]
+/// and <c>q = (a − b)/2</c>, which decays; <c>P = |p|²</c>, <c>Q = |q|²</c> keep <c>P·Q = c</c> and <c>u = P − c/P</c>
+/// with <c>τ dP/dt = 2(sP − P² + c)</c>, a Riccati equation solved in closed form below. With balanced aligned weights
+/// (Q = 0) it is exactly the sigmoid of Saxe, McClelland &amp; Ganguli 2014 (arXiv:1312.6120) with <c>u0 = u_α(0)</c>;
+/// for random weights it also covers a negative or tiny <c>u_α(0)</c> (the product of two random vectors), where that
+/// sigmoid cannot start. Our derivation, following the decoupled-mode analysis of Saxe et al. 2014 §2; not a result of
+/// the paper.
 /// </para>
-/// For other depths there is no such split; <see cref="Strength"/> then uses the balanced solution from
-/// <c>|u_α(0)|</c> (a rough estimate, reported as such).
+/// For other depths there is no such split; <see cref="Strength"/> then uses the balanced solution from <c>|u_α(0)|</c>
+/// (a rough estimate, reported as such).
 /// </summary>
 /// <param name="Product">The initial strength <c>u_α(0) = u_αᵀ W_D ⋯ W_1 v_α</c> (any sign).</param>
 /// <param name="P0">Two layers: <c>|a + b|²/4</c>; otherwise NaN.</param>
@@ -104,8 +105,8 @@ public sealed record ModeInitialCondition(double Product, double P0, double Q0, 
             growing.Add(p);
             // Modes with a larger singular value are learned first and take their hidden directions p_β with them: the
             // coupling term −a_β (a_β · b_α) removes mode α's component along them while α is still small, so only the
-            // rest of p_α (and q_α) drives α. [OURS approximation; it brings the predicted half times of a random start
-            // of the 8-item data with 16 hidden units from ≈ 10% to ≈ 5% of the simulation, with 64 units below 1%.]
+            // rest of p_α (and q_α) drives α. Our approximation: on the 8-item data from a random start it brought the
+            // predicted half times from ≈ 10% to ≈ 5% of the simulated ones with 16 hidden units, below 1% with 64.
             if (projectLearnedDirections)
             {
                 var earlier = Enumerable.Range(0, a).Where(β => modes.SingularValues[β] > modes.SingularValues[a] * (1 + 1e-9)).Select(β => growing[β]).ToList();

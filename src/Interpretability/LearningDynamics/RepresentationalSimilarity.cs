@@ -1,8 +1,10 @@
 namespace Interpretability.LearningDynamics;
 
 /// <summary>
-/// Representational similarity of the items in a hidden layer (brief §2.5; Kriegeskorte et al. 2008): the Pearson
-/// correlation between two items' hidden vectors across units, their Euclidean distance, and their Gram matrix.
+/// Representational similarity of the items in a hidden layer (Kriegeskorte, Mur &amp; Bandettini 2008,
+/// "Representational similarity analysis – connecting the branches of systems neuroscience", Front. Syst. Neurosci.,
+/// doi:10.3389/neuro.06.004.2008): the Pearson correlation between two items' hidden vectors across units, their
+/// Euclidean distance, and their Gram matrix.
 /// </summary>
 public static class RepresentationalSimilarity
 {
@@ -103,7 +105,7 @@ public sealed record DendrogramMerge(int Left, int Right, double Height, int Siz
 
 /// <summary>
 /// Agglomerative clustering with average linkage (UPGMA: the dissimilarity of two clusters is the mean over their
-/// pairs), as RSA dendrograms are drawn (brief §2.5). Ties merge the lowest node ids first, so the tree is deterministic.
+/// pairs), our choice for RSA dendrograms. Ties merge the lowest node ids first, so the tree is deterministic.
 /// </summary>
 public sealed class Dendrogram
 {

@@ -3,9 +3,11 @@ using MathNet.Numerics.LinearAlgebra;
 namespace Interpretability.LearningDynamics;
 
 /// <summary>
-/// The items × attributes datasets of the semantic-development story (Rumelhart &amp; Todd 1993; Rogers &amp; McClelland
-/// 2004; Saxe, McClelland &amp; Ganguli, PNAS 2019), as the science brief §2.3 fixes them: one-hot items in, their
-/// attributes out. The attributes form a strict balanced tree, so the SVD is exact.
+/// The items × attributes datasets of the semantic-development story (Rumelhart &amp; Todd 1993, "Learning and
+/// connectionist representations", Attention and Performance XIV; Rogers &amp; McClelland 2004, "Semantic Cognition: A
+/// Parallel Distributed Processing Approach", MIT Press; Saxe, McClelland &amp; Ganguli 2019, PNAS,
+/// doi:10.1073/pnas.1820226116), in our simplified form: one-hot items in, their attributes out. Our choice: the
+/// attributes form a strict balanced tree (no cross-cutting attributes such as colour), so the SVD is exact.
 /// </summary>
 public static class SemanticData
 {

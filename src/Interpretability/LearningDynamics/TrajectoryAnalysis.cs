@@ -37,8 +37,9 @@ public static class TrajectoryAnalysis
 
     /// <summary>
     /// The largest relative error <c>|u_sim(t) − u_theory(t)| / u_theory(t)</c> over the part of a trajectory where the
-    /// simulated strength lies between <paramref name="from"/> and <paramref name="to"/> of its final value (the issue's
-    /// 10%–90% window: the rise, where timing errors show; the plateau before it is dominated by the initial condition).
+    /// simulated strength lies between <paramref name="from"/> and <paramref name="to"/> of its final value (by default
+    /// the 10%–90% window, our choice: the rise, where timing errors show; the plateau before it is dominated by the
+    /// initial condition).
     /// </summary>
     /// <param name="times">Sample times.</param>
     /// <param name="simulated">Simulated strengths.</param>

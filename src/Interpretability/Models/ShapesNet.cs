@@ -72,7 +72,11 @@ public sealed class ShapesNet : Module<Tensor, Tensor>
         SeededInit.Apply(this, seed);
     }
 
-    /// <summary>Logits <c>[N, classes]</c> of images <c>[N, 3, H, W]</c> in [0, 1] (trained at H = W = 64; H, W ≥ 8).</summary>
+    /// <summary>
+    /// Logits <c>[N, classes]</c> of images <c>[N, 3, H, W]</c> in [0, 1] (trained at H = W = 64; H, W ≥ 8).
+    /// </summary>
+    /// <param name="input">Images <c>[N, 3, H, W]</c> in [0, 1], in the parameters' dtype (float32 unless converted)
+    /// and on their device.</param>
     public override Tensor forward(Tensor input)
     {
         if (input.dim() != 4 || input.shape[1] != 3 || input.shape[2] < 8 || input.shape[3] < 8)

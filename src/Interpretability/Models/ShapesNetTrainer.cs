@@ -96,7 +96,13 @@ public static class ShapesNetTrainer
         }
     }
 
-    /// <summary>Top-1 accuracy of <paramref name="model"/> on images <c>[N, 3, H, W]</c> with labels <c>[N]</c>, in batches of 250.</summary>
+    /// <summary>
+    /// Top-1 accuracy of <paramref name="model"/> on images <c>[N, 3, H, W]</c> with labels <c>[N]</c>, in batches of
+    /// 250.
+    /// </summary>
+    /// <param name="model">A classifier returning logits <c>[batch, classes]</c>.</param>
+    /// <param name="images"><c>[N, 3, H, W]</c>, on the model's device.</param>
+    /// <param name="labels"><c>[N]</c> int64 class indices, on the model's device.</param>
     public static double Accuracy(nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -54,7 +54,10 @@ public sealed class TorchScriptAdapter : nn.Module<Tensor, Tensor>
         register_module("script", script);
     }
 
-    /// <summary>Runs the script's forward on <paramref name="input"/> (any shape the script accepts).</summary>
+    /// <summary>Runs the script's forward on <paramref name="input"/>.</summary>
+    /// <param name="input">Any shape the script accepts (e.g. images <c>[N, 3, H, W]</c>), on the script's device (the
+    /// CPU after <see cref="TorchScriptModel.Load"/>).</param>
+    /// <returns>The script's output (e.g. logits <c>[N, classes]</c>).</returns>
     public override Tensor forward(Tensor input) => script.call(input);
 
     /// <summary>Disposes the script once: TorchSharp's base disposal would walk the script's submodules after freeing it.</summary>

@@ -79,7 +79,8 @@ public static class Circuits
     /// <param name="rank">Components k ≥ 1.</param>
     /// <param name="iterations">Update steps.</param>
     /// <param name="seed">Seed of the random initialisation.</param>
-    /// <returns>W <c>[positions, k]</c>, H <c>[k, channels]</c> (float64) and the relative error ‖A − WH‖ / ‖A‖.</returns>
+    /// <returns>W <c>[positions, k]</c>, H <c>[k, channels]</c> (float64, on the device of <paramref name="a"/>) and
+    /// the relative error ‖A − WH‖ / ‖A‖.</returns>
     public static (Tensor W, Tensor H, double RelativeError) Nmf(Tensor a, int rank, int iterations = 500, int seed = 0)
     {
         ArgumentNullException.ThrowIfNull(a);

@@ -39,14 +39,15 @@ public static class CurveExtraction
 
     /// <summary>
     /// Draws the maps over an image: a greyed copy of the image, blended with a colour whose hue is the orientation and
-    /// whose opacity is the strength divided by <paramref name="maxStrength"/>, clamped to [0, 1] (upsampled bilinearly to
-    /// the image).
+    /// whose opacity is the strength divided by <paramref name="maxStrength"/>, clamped to [0, 1] (upsampled bilinearly
+    /// to the image).
     /// </summary>
     /// <param name="image"><c>[3, H, W]</c> in [0, 1].</param>
-    /// <param name="strength"><c>[s, s]</c>.</param>
+    /// <param name="strength"><c>[s, s]</c> (e.g. one image of <see cref="Maps"/>), on the device of
+    /// <paramref name="image"/>.</param>
     /// <param name="orientation"><c>[s, s]</c>, radians.</param>
     /// <param name="maxStrength">Strength drawn fully opaque (e.g. the largest over a set of images).</param>
-    /// <returns><c>[3, H, W]</c> in [0, 1].</returns>
+    /// <returns><c>[3, H, W]</c> float32 in [0, 1], on the device of <paramref name="image"/>.</returns>
     public static Tensor Draw(Tensor image, Tensor strength, Tensor orientation, double maxStrength)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -66,8 +67,9 @@ public static class CurveExtraction
         return (grey * (1 - alpha) + hue * alpha).clamp(0, 1).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Fully saturated colours of hues in [0, 1) (0 red, 1/3 green, 2/3 blue), <c>[3, ...]</c>.</summary>
-    /// <param name="hue">Hues, any shape.</param>
+    /// <summary>Fully saturated colours of hues in [0, 1) (0 red, 1/3 green, 2/3 blue).</summary>
+    /// <param name="hue">Hues, any shape <c>[...]</c>.</param>
+    /// <returns><c>[3, ...]</c> RGB in [0, 1], in the dtype and on the device of <paramref name="hue"/>.</returns>
     public static Tensor HueToRgb(Tensor hue)
     {
         ArgumentNullException.ThrowIfNull(hue);

@@ -163,11 +163,11 @@ public static class CurveFamilies
     /// Rotates images about a point by each angle (counter-clockwise on screen; bilinear, zeros outside) with
     /// <c>affine_grid</c>/<c>grid_sample</c>.
     /// </summary>
-    /// <param name="images"><c>[N, 3, H, W]</c>.</param>
+    /// <param name="images"><c>[N, C, H, W]</c> float32 (the sampling grid is float32).</param>
     /// <param name="angles">Angles in radians.</param>
     /// <param name="centreX">Rotation centre column (pixel coordinates).</param>
     /// <param name="centreY">Rotation centre row.</param>
-    /// <returns><c>[angles.Count · N, 3, H, W]</c>, angle outer.</returns>
+    /// <returns><c>[angles.Count · N, C, H, W]</c>, angle outer, on the device of <paramref name="images"/>.</returns>
     public static Tensor Rotate(Tensor images, IReadOnlyList<double> angles, double centreX, double centreY)
     {
         ArgumentNullException.ThrowIfNull(images);

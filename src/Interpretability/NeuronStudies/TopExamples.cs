@@ -65,8 +65,9 @@ public static class TopExamples
     }
 
     /// <summary>Ranks precomputed maxima (from <see cref="MaxOverPositions"/>) into top-k examples per channel.</summary>
-    /// <param name="max"><c>[N, C]</c> max over positions.</param>
-    /// <param name="argMax"><c>[N, C]</c> flat argmax positions.</param>
+    /// <param name="max"><c>[N, C]</c> max over positions (float32 on the CPU, as <see cref="MaxOverPositions"/>
+    /// gives).</param>
+    /// <param name="argMax"><c>[N, C]</c> int64 flat argmax positions (row · s + col), on the CPU.</param>
     /// <param name="side">Side s of the layer's output.</param>
     /// <param name="channels">Channels to rank (null = all).</param>
     /// <param name="k">Examples per channel (capped at N).</param>
@@ -97,7 +98,8 @@ public static class TopExamples
     /// <param name="examples">Examples to crop.</param>
     /// <param name="field">The layer's receptive field (<see cref="ReceptiveField.Of"/>).</param>
     /// <param name="size">Crop side in pixels (default: the field's size).</param>
-    /// <returns><c>[examples.Count, 3, size, size]</c>.</returns>
+    /// <returns><c>[examples.Count, 3, size, size]</c>, in the dtype and on the device of
+    /// <paramref name="images"/>.</returns>
     public static Tensor Crops(Tensor images, IReadOnlyList<DatasetExample> examples, ReceptiveField field, int? size = null)
     {
         ArgumentNullException.ThrowIfNull(images);

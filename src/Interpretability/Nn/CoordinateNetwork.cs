@@ -11,15 +11,17 @@ namespace Interpretability.Nn;
 
 /// <summary>
 /// A network of tanh neurons on an explicit synapse list (<see cref="SynapseTopology"/>) that maps a pixel's
-/// coordinates to its colour: <c>a_j = tanh(b_j + Σ_{s: i→j} w_s a_i)</c>, outputs = the output neurons' activations
-/// in (−1, 1). The network of seeds 000/002 ("37 neurons, 460 synapses, tanh") and, as a differentiable module
-/// (coordinates → colours, weights and biases as <see cref="TorchSharp.Modules.Parameter"/>s), a CPPN image parameterisation.
+/// coordinates to its colour: <c>a_j = tanh(b_j + Σ_{s: i→j} w_s a_i)</c>, outputs = the output neurons' activations in
+/// (−1, 1). The kind of network of the Habr article "Ансамбль синапсов – структурная единица нейронной сети" (2015,
+/// https://habr.com/ru/articles/249031/; "37 neurons, 460 synapses, tanh") and, as a differentiable module (coordinates
+/// → colours, weights and biases as <see cref="TorchSharp.Modules.Parameter"/>s), a CPPN image parameterisation.
 /// </summary>
 /// <remarks>
-/// <para><b>Plain arrays.</b> The topology (<see cref="SynapseTopology.Sources"/>, <see cref="SynapseTopology.Targets"/>,
-/// <see cref="SynapseTopology.TopologicalOrder"/>) and the values (<see cref="GetWeights"/>, <see cref="GetBiases"/>) are
-/// plain arrays in synapse and neuron numbering, so another implementation (a fused GPU kernel, a hand check) can
-/// reproduce every number. Parameters: <c>weights</c> <c>[S]</c> (synapse order), <c>biases</c> <c>[N]</c> (neuron order).</para>
+/// <para><b>Plain arrays.</b> The topology (<see cref="SynapseTopology.Sources"/>,
+/// <see cref="SynapseTopology.Targets"/>, <see cref="SynapseTopology.TopologicalOrder"/>) and the values
+/// (<see cref="GetWeights"/>, <see cref="GetBiases"/>) are plain arrays in synapse and neuron numbering, so another
+/// implementation (a fused GPU kernel, a hand check) can reproduce every number. Parameters: <c>weights</c> <c>[S]</c>
+/// (synapse order), <c>biases</c> <c>[N]</c> (neuron order).</para>
 /// <para><b>Evaluation.</b> A whole batch of pixels is evaluated at once on the device of the parameters. Neurons are
 /// grouped by level (<see cref="SynapseTopology.Levels"/>); each level is one matrix product of the activations so far
 /// with the level's rows of the dense weight matrix (zeros where there is no synapse), then tanh. <see cref="forward"/>
@@ -34,8 +36,9 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
     private readonly Dictionary<string, DeviceIndex> indexCache = new();
 
     /// <summary>
-    /// A network with random weights: <c>w ~ N(0, 1/fan_in)</c> of the target neuron and <c>b ~ N(0, 1/fan_in)</c>
-    /// (science brief §1.3), drawn from a private generator seeded with <paramref name="seed"/>.
+    /// A network with random weights: <c>w ~ N(0, 1/fan_in)</c> of the target neuron and <c>b ~ N(0, 1/fan_in)</c> (our
+    /// choice: it keeps every pre-activation of order 1), drawn from a private generator seeded with
+    /// <paramref name="seed"/>.
     /// </summary>
     /// <param name="topology">The wiring.</param>
     /// <param name="seed">Initialisation seed.</param>
@@ -95,9 +98,10 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
     /// <summary>
     /// Evaluates the network with autograd (differentiable with respect to the weights, biases and coordinates).
     /// </summary>
-    /// <param name="coords"><c>[..., I]</c> (for a picture <c>[P, 2]</c> from <see cref="PixelGrid.Coordinates"/>), on the
-    /// parameters' device; cast to the parameters' dtype.</param>
-    /// <returns><c>[..., O]</c>, the output neurons' activations in (−1, 1).</returns>
+    /// <param name="coords"><c>[..., I]</c> (for a picture <c>[P, 2]</c> from <see cref="PixelGrid.Coordinates"/>), on
+    /// the parameters' device; cast to the parameters' dtype.</param>
+    /// <returns><c>[..., O]</c>, the output neurons' activations in (−1, 1), in the parameters' dtype and on their
+    /// device.</returns>
     public override Tensor forward(Tensor coords)
     {
         var x = CheckCoordinates(coords, out var lead);
@@ -118,8 +122,11 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
     /// <summary>
     /// Every activation of every node for a batch of points, without autograd.
     /// </summary>
-    /// <param name="coords"><c>[P, I]</c> on the parameters' device.</param>
+    /// <param name="coords"><c>[P, I]</c> on the parameters' device (any floating dtype; cast to the
+    /// parameters').</param>
     /// <param name="clamp">Optional fixed activations: neuron index → value its activation is set to (ablation).</param>
+    /// <returns>Activations <c>[P, I + N]</c> and outputs <c>[P, O]</c>, in the parameters' dtype and on their device;
+    /// the caller disposes the trace.</returns>
     public NetworkTrace Trace(Tensor coords, IReadOnlyDictionary<int, double>? clamp = null)
     {
         var x = CheckCoordinates(coords, out var lead);
@@ -134,7 +141,8 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
     }
 
     /// <summary>The network's picture: the outputs at every pixel centre of <paramref name="grid"/>.</summary>
-    /// <returns><c>[O, Height, Width]</c> in [0, 1] (for r, g, b outputs an RGB image).</returns>
+    /// <returns><c>[O, Height, Width]</c> in [0, 1] (for r, g, b outputs an RGB image), in the parameters' dtype and on
+    /// their device.</returns>
     public Tensor Render(PixelGrid grid)
     {
         ArgumentNullException.ThrowIfNull(grid);
@@ -502,10 +510,15 @@ public sealed class NetworkTrace : IDisposable
     /// <summary>The wiring.</summary>
     public SynapseTopology Topology { get; }
 
-    /// <summary><c>[P, I + N]</c> in node order: column <c>i &lt; I</c> is input i, column <c>I + j</c> is neuron j's activation.</summary>
+    /// <summary>
+    /// <c>[P, I + N]</c> in node order: column <c>i &lt; I</c> is input i, column <c>I + j</c> is neuron j's
+    /// activation; in the network's dtype, on its device.
+    /// </summary>
     public Tensor Activations { get; }
 
-    /// <summary><c>[P, O]</c>, the output neurons' activations in (−1, 1).</summary>
+    /// <summary>
+    /// <c>[P, O]</c>, the output neurons' activations in (−1, 1); in the network's dtype, on its device.
+    /// </summary>
     public Tensor Outputs { get; }
 
     /// <summary>Neuron <paramref name="neuron"/>'s activation, <c>[P]</c> (a view).</summary>

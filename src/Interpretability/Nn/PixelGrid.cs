@@ -5,9 +5,10 @@ namespace Interpretability.Nn;
 
 /// <summary>
 /// The pixels of a <c>Width × Height</c> picture as rows of a batch: pixel <c>(row r, column c)</c> is row
-/// <c>p = r·Width + c</c>, with coordinates at the pixel centre mapped into (−1, 1) (science brief §1.3):
-/// <c>x = −1 + (2c + 1)/Width</c>, <c>y = −1 + (2r + 1)/Height</c> (y grows downwards, as rows do). Colours in
-/// [0, 1] become <c>2v − 1</c> ∈ [−1, 1], the range of a tanh output (seed 000: "all values normalised to (−1, 1)").
+/// <c>p = r·Width + c</c>, with coordinates at the pixel centre mapped into (−1, 1) (our convention):
+/// <c>x = −1 + (2c + 1)/Width</c>, <c>y = −1 + (2r + 1)/Height</c> (y grows downwards, as rows do). Colours in [0, 1]
+/// become <c>2v − 1</c> ∈ [−1, 1], the range of a tanh output (as in the Habr article on synapse ensembles, 2015,
+/// https://habr.com/ru/articles/249031/: "all values normalised to (−1, 1)").
 /// </summary>
 /// <param name="Width">Columns (at least 1).</param>
 /// <param name="Height">Rows (at least 1).</param>
@@ -26,7 +27,9 @@ public sealed record PixelGrid(int Width, int Height)
     public static PixelGrid Square(int size) => new(size, size);
 
     /// <summary>The coordinates of every pixel centre.</summary>
-    /// <returns><c>[P, 2]</c> with columns (x, y), in (−1, 1).</returns>
+    /// <param name="dtype">The dtype of the result (float32 by default).</param>
+    /// <param name="device">The device of the result (CPU when null).</param>
+    /// <returns><c>[P, 2]</c> with columns (x, y), in (−1, 1), rows in pixel order <c>p = r·Width + c</c>.</returns>
     public Tensor Coordinates(ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         using var scope = NewDisposeScope();
@@ -38,7 +41,8 @@ public sealed record PixelGrid(int Width, int Height)
 
     /// <summary>A picture as pixel rows in the network's colour range.</summary>
     /// <param name="image"><c>[C, Height, Width]</c>, values in [0, 1].</param>
-    /// <returns><c>[P, C]</c>, values <c>2v − 1</c> in [−1, 1].</returns>
+    /// <returns><c>[P, C]</c>, values <c>2v − 1</c> in [−1, 1]; same dtype and device as
+    /// <paramref name="image"/>.</returns>
     public Tensor ToPixels(Tensor image)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -50,7 +54,8 @@ public sealed record PixelGrid(int Width, int Height)
 
     /// <summary>Pixel rows in the network's colour range as a picture.</summary>
     /// <param name="pixels"><c>[P, C]</c>, values in [−1, 1].</param>
-    /// <returns><c>[C, Height, Width]</c> in [0, 1] (clamped).</returns>
+    /// <returns><c>[C, Height, Width]</c> in [0, 1] (clamped); same dtype and device as
+    /// <paramref name="pixels"/>.</returns>
     public Tensor ToImage(Tensor pixels)
     {
         ArgumentNullException.ThrowIfNull(pixels);
@@ -61,8 +66,8 @@ public sealed record PixelGrid(int Width, int Height)
     }
 
     /// <summary>A per-pixel map as a picture-shaped tensor.</summary>
-    /// <param name="values"><c>[P]</c>.</param>
-    /// <returns><c>[Height, Width]</c>.</returns>
+    /// <param name="values"><c>[P]</c> (any shape with P elements, in pixel order).</param>
+    /// <returns><c>[Height, Width]</c>, a reshape of <paramref name="values"/> (a view when possible).</returns>
     public Tensor ToMap(Tensor values)
     {
         ArgumentNullException.ThrowIfNull(values);
@@ -72,12 +77,12 @@ public sealed record PixelGrid(int Width, int Height)
     }
 
     /// <summary>
-    /// A region mask as per-pixel weights, checked: the mask must have the grid's size, values in [0, 1], and the region
-    /// must be neither empty nor the whole picture (an ensemble compares inside with outside).
+    /// A region mask as per-pixel weights, checked: the mask must have the grid's size, values in [0, 1], and the
+    /// region must be neither empty nor the whole picture (an ensemble compares inside with outside).
     /// </summary>
     /// <param name="mask"><c>[Height, Width]</c> (or <c>[P]</c>), boolean or a soft mask in [0, 1].</param>
     /// <param name="name">Parameter name for the error message.</param>
-    /// <returns><c>[P]</c> float64 weights in [0, 1].</returns>
+    /// <returns><c>[P]</c> float64 weights in [0, 1], on the mask's device.</returns>
     public Tensor RegionWeights(Tensor mask, string name = "mask")
     {
         ArgumentNullException.ThrowIfNull(mask, name);

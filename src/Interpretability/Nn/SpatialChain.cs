@@ -30,7 +30,7 @@ public sealed record SpatialStage(string Name, int KernelHeight, int KernelWidth
 
     /// <summary>An element-wise stage (ReLU, batch norm in eval mode, an affine rescaling of the input, …).</summary>
     /// <param name="name">Stage name.</param>
-    /// <param name="map">The element-wise map; it must not mix pixels.</param>
+    /// <param name="map">The element-wise map, <c>[N, C, H, W]</c> to the same shape; it must not mix pixels.</param>
     public static SpatialStage Pointwise(string name, Func<Tensor, Tensor> map) => new(name, 1, 1, 1, 1, 0, 0, 0, map);
 
     /// <summary>
@@ -95,6 +95,7 @@ public sealed record SpatialStage(string Name, int KernelHeight, int KernelWidth
 
     /// <summary>The stage on a whole activation: pad with <see cref="PadValue"/>, then <see cref="Valid"/>.</summary>
     /// <param name="input"><c>[N, C, H, W]</c>.</param>
+    /// <returns><c>[N, C', H', W']</c> with <c>(H', W')</c> = <see cref="OutputSize"/>(H, W).</returns>
     public Tensor Apply(Tensor input) => Valid(Padded(input));
 
     /// <summary>The input padded with <see cref="PadValue"/>: <c>[N, C, H + 2·PadY, W + 2·PadX]</c>.</summary>
@@ -152,6 +153,8 @@ public sealed class SpatialChain
     public Func<Tensor, Tensor> Head { get; }
 
     /// <summary>The whole model: <c>[N, C, H, W]</c> → <c>[N, classes]</c>.</summary>
+    /// <param name="input">Images <c>[N, C, H, W]</c>, of the dtype and on the device of the stages' parameters.</param>
+    /// <returns>The head's output, e.g. logits <c>[N, classes]</c>.</returns>
     public Tensor Forward(Tensor input)
     {
         var x = input;

@@ -7,15 +7,16 @@ namespace Interpretability.Nn;
 /// <remarks>
 /// <para><b>Nodes.</b> Nodes are numbered inputs first, then neurons: nodes <c>0 … I−1</c> are the inputs (for a
 /// coordinate network <c>x, y</c>), node <c>I + j</c> is neuron <c>j</c> (<c>j = 0 … N−1</c>). Inputs are not neurons
-/// (seed 000 counts 37 neurons for a network with inputs x, y). Synapse <c>s</c> runs from node <see cref="Sources"/>[s]
-/// (an input or a neuron) to node <see cref="Targets"/>[s] (always a neuron); its number is its index in the list the
-/// topology was built from, and never changes. Biases belong to neurons and are not synapses.</para>
+/// (the Habr article on synapse ensembles counts 37 neurons for a network with inputs x, y). Synapse <c>s</c> runs from
+/// node <see cref="Sources"/>[s] (an input or a neuron) to node <see cref="Targets"/>[s] (always a neuron); its number
+/// is its index in the list the topology was built from, and never changes. Biases belong to neurons and are not
+/// synapses.</para>
 /// <para><b>Levels.</b> A neuron's level is one more than the largest level of its sources (inputs have level 0).
 /// Neurons of one level never feed each other, so a level is evaluated as one matrix product; the forward pass walks
 /// the levels in order and the backward pass in reverse (<see cref="TopologicalOrder"/>).</para>
 /// <para>The constructor rejects a list with a cycle, a synapse that points at a node that does not exist, a duplicate
-/// synapse, a neuron without incoming synapses (a constant) and a non-output neuron without outgoing synapses (it cannot
-/// reach an output): each with a message naming the synapse or neuron.</para>
+/// synapse, a neuron without incoming synapses (a constant) and a non-output neuron without outgoing synapses (it
+/// cannot reach an output): each with a message naming the synapse or neuron.</para>
 /// </remarks>
 public sealed class SynapseTopology
 {
@@ -214,11 +215,12 @@ public sealed class SynapseTopology
     // ------------------------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// "CoordNet-37/460", the reference topology of the science brief (§1.3, OURS), reproducing the counts of seed 000:
-    /// inputs x, y; 34 hidden tanh neurons n0…n33, neuron j fed by x, y and the previous min(j, 14) hidden neurons (a
-    /// cascade with skip connections); 3 output neurons n34…n36 (r, g, b) fed by n27…n33. 37 neurons, exactly 460
-    /// synapses, numbered by target neuron then source (x, y, then hidden sources ascending): synapses 0 and 1 are
-    /// x→n0 and y→n0.
+    /// "CoordNet-37/460", our reference topology, reproducing the counts of the network of the Habr article "Ансамбль
+    /// синапсов – структурная единица нейронной сети" (2015, https://habr.com/ru/articles/249031/): a feed-forward tanh
+    /// network of 37 neurons and 460 synapses. The article gives only these counts; the layout is our choice: inputs x,
+    /// y; 34 hidden tanh neurons n0…n33, neuron j fed by x, y and the previous min(j, 14) hidden neurons (a cascade
+    /// with skip connections); 3 output neurons n34…n36 (r, g, b) fed by n27…n33. 37 neurons, exactly 460 synapses,
+    /// numbered by target neuron then source (x, y, then hidden sources ascending): synapses 0 and 1 are x→n0 and y→n0.
     /// </summary>
     public static SynapseTopology Article() => Cascade(hidden: 34, window: 14, outputs: 3, outputFanIn: 7);
 
@@ -250,9 +252,9 @@ public sealed class SynapseTopology
     }
 
     /// <summary>
-    /// A dense layered network over two inputs (x, y): every neuron of a layer receives every node of the previous layer
-    /// (inputs for the first). The default widths 14-14-14 with 3 outputs give 462 synapses, close to the article's 460.
-    /// Synapses are numbered by target, then source.
+    /// A dense layered network over two inputs (x, y): every neuron of a layer receives every node of the previous
+    /// layer (inputs for the first). The default widths 14-14-14 with 3 outputs give 462 synapses, close to the Habr
+    /// article's 460. Synapses are numbered by target, then source.
     /// </summary>
     /// <param name="hidden">Widths of the hidden layers.</param>
     /// <param name="outputs">Number of outputs (3 for r, g, b).</param>
@@ -279,11 +281,12 @@ public sealed class SynapseTopology
     }
 
     /// <summary>
-    /// A random sparse DAG over two inputs (x, y) with <paramref name="hidden"/> hidden neurons, <paramref name="outputs"/>
-    /// outputs and exactly <paramref name="synapses"/> synapses, drawn deterministically from <paramref name="seed"/>.
-    /// Every hidden neuron receives x and y and feeds at least one later neuron; every output receives at least one
-    /// hidden neuron; the rest are random forward connections (source index below target index). Numbered by target,
-    /// then source. The defaults match the article's counts (37 neurons, 460 synapses).
+    /// A random sparse DAG over two inputs (x, y) with <paramref name="hidden"/> hidden neurons,
+    /// <paramref name="outputs"/> outputs and exactly <paramref name="synapses"/> synapses, drawn deterministically
+    /// from <paramref name="seed"/>. Every hidden neuron receives x and y and feeds at least one later neuron; every
+    /// output receives at least one hidden neuron; the rest are random forward connections (source index below target
+    /// index). Numbered by target, then source. The defaults match the Habr article's counts (37 neurons, 460
+    /// synapses).
     /// </summary>
     public static SynapseTopology RandomDag(int hidden = 34, int outputs = 3, int synapses = 460, int seed = 0)
     {

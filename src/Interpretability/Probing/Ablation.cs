@@ -64,7 +64,7 @@ public static class Ablation
 
     /// <summary>
     /// Mean activation of every unit of <paramref name="layer"/> over <paramref name="data"/> (averaged over the batch
-    /// and all remaining positions): <c>[units]</c>.
+    /// and all remaining positions): <c>[units]</c>, in the layer's dtype and on the model's device.
     /// </summary>
     /// <param name="model">The model.</param>
     /// <param name="layer">Layer path.</param>

@@ -36,7 +36,8 @@ public static class ActivationPatching
     /// <param name="clean">Clean input, <c>[batch, ...]</c>.</param>
     /// <param name="corrupted">Corrupted input of the same shape as <paramref name="clean"/>.</param>
     /// <param name="sites">Layers (and optionally units) to patch from the clean run into the corrupted run.</param>
-    /// <param name="metric">Maps the model's output to a scalar tensor (e.g. a logit difference).</param>
+    /// <param name="metric">Maps the model's output (e.g. logits <c>[batch, classes]</c>) to a scalar tensor (e.g. a
+    /// logit difference).</param>
     public static PatchingResult Run(nn.Module<Tensor, Tensor> model, Tensor clean, Tensor corrupted,
         IReadOnlyList<PatchSite> sites, Func<Tensor, Tensor> metric)
     {
@@ -75,6 +76,11 @@ public static class ActivationPatching
     }
 
     /// <summary>Patches each site on its own; one result per site, in order.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="clean">Clean input, <c>[batch, ...]</c>.</param>
+    /// <param name="corrupted">Corrupted input of the same shape as <paramref name="clean"/>.</param>
+    /// <param name="sites">The sites, each patched alone from the clean run into the corrupted run.</param>
+    /// <param name="metric">Maps the model's output (e.g. logits <c>[batch, classes]</c>) to a scalar tensor.</param>
     public static IReadOnlyList<PatchingResult> Sweep(nn.Module<Tensor, Tensor> model, Tensor clean, Tensor corrupted,
         IReadOnlyList<PatchSite> sites, Func<Tensor, Tensor> metric)
     {

@@ -61,11 +61,17 @@ public sealed class ActivationRecorder : HookScope
     /// <summary>How many times each layer ran since the last <see cref="Take"/> or <see cref="Clear"/>.</summary>
     public IReadOnlyDictionary<string, int> CallCount => calls;
 
-    /// <summary>The latest output of <paramref name="layer"/>, still owned by the recorder.</summary>
+    /// <summary>
+    /// The latest output of <paramref name="layer"/>, still owned by the recorder: the layer's shape, dtype and device
+    /// (e.g. <c>[batch, channels, height, width]</c> for a convolution).
+    /// </summary>
     /// <exception cref="ArgumentException">The layer is not recorded, or has not run yet.</exception>
     public Tensor Output(string layer) => Get(outputs, layer, "output");
 
-    /// <summary>The latest input of <paramref name="layer"/> (requires <see cref="ActivationRecorderOptions.CaptureInputs"/>).</summary>
+    /// <summary>
+    /// The latest input of <paramref name="layer"/> (requires <see cref="ActivationRecorderOptions.CaptureInputs"/>),
+    /// as the layer received it (shape, dtype and device).
+    /// </summary>
     public Tensor Input(string layer)
     {
         if (!options.CaptureInputs) throw new InvalidOperationException("Inputs are recorded only with ActivationRecorderOptions.CaptureInputs = true.");
@@ -150,13 +156,21 @@ public sealed class ActivationCapture : IDisposable
     /// <summary>Each recorded layer's output, by path; shapes are the layer's (e.g. <c>[batch, channels, height, width]</c>).</summary>
     public IReadOnlyDictionary<string, Tensor> Outputs { get; }
 
-    /// <summary>Each recorded layer's input, by path (empty unless inputs were captured).</summary>
+    /// <summary>
+    /// Each recorded layer's input, by path, with the shape the layer received (empty unless inputs were captured).
+    /// </summary>
     public IReadOnlyDictionary<string, Tensor> Inputs { get; }
 
-    /// <summary>The model's own output, when the capture came from <see cref="ActivationRecorder.Capture"/>.</summary>
+    /// <summary>
+    /// The model's own output (e.g. logits <c>[batch, classes]</c>), when the capture came from
+    /// <see cref="ActivationRecorder.Capture"/>.
+    /// </summary>
     public Tensor? ModelOutput { get; internal set; }
 
-    /// <summary>The output of <paramref name="layer"/>.</summary>
+    /// <summary>
+    /// The output of <paramref name="layer"/>, with the layer's shape (e.g. <c>[batch, channels, height, width]</c>).
+    /// </summary>
+    /// <param name="layer">Layer path.</param>
     public Tensor this[string layer] => Outputs.TryGetValue(layer, out var t)
         ? t
         : throw new ArgumentException($"Layer '{layer}' was not captured; captured: {string.Join(", ", Outputs.Keys.Select(k => $"'{k}'"))}.", nameof(layer));

@@ -31,6 +31,9 @@ public class HookScope : IDisposable
     /// Registers a post-forward hook on the layer at <paramref name="path"/>. The hook receives the layer's input and
     /// output and returns a replacement output, or <c>null</c> to keep it.
     /// </summary>
+    /// <param name="path">Layer path.</param>
+    /// <param name="hook">Receives the layer's input and output (the layer's own shapes, e.g.
+    /// <c>[batch, channels, height, width]</c>); a replacement must have the output's shape.</param>
     public void AddForwardHook(string path, Func<Tensor, Tensor, Tensor?> hook)
     {
         ThrowIfDisposed();
@@ -40,7 +43,13 @@ public class HookScope : IDisposable
         removers.Add(remover.remove);
     }
 
-    /// <summary>Registers a pre-forward hook on the layer at <paramref name="path"/>: returns a replacement input, or <c>null</c>.</summary>
+    /// <summary>
+    /// Registers a pre-forward hook on the layer at <paramref name="path"/>: returns a replacement input, or
+    /// <c>null</c>.
+    /// </summary>
+    /// <param name="path">Layer path.</param>
+    /// <param name="hook">Receives the layer's input (its own shape); returns a replacement the layer accepts, or
+    /// <c>null</c>.</param>
     public void AddForwardPreHook(string path, Func<Tensor, Tensor?> hook)
     {
         ThrowIfDisposed();
