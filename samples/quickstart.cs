@@ -1,8 +1,10 @@
-// A single-file C# script: `dotnet run samples/quickstart.cs` (from the repository root).
-// Captures layers of a small CNN, ablates two channels, and draws the gradient of a logit over the input.
+// A single-file C# script: `dotnet run samples/quickstart.cs` (from the repository root; the first run builds the
+// library through #:project, about a minute). Captures layers of a small CNN, ablates two channels, and draws the
+// gradient of a logit over the input into out/samples/.
+// Outside this repository, replace the #:project line with `#:package Interpretability@<version>` (see the README).
 #:project ../src/Interpretability/Interpretability.csproj
-#:package libtorch-cpu-linux-x64
-#:property TreatWarningsAsErrors=false
+#:package libtorch-cpu-linux-x64@[2.10.0,2.11)
+#:property PublishAot=false
 
 using Interpretability;
 using Interpretability.Imaging;
