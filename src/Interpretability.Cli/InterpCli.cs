@@ -56,6 +56,22 @@ public static class InterpCli
         return parsed.Invoke(config);
     }
 
+    /// <summary>Creates the output folder and proves a file can be written there, or throws a usage error naming --out.</summary>
+    private static void CheckWritable(string folder)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+            var probe = Path.Combine(folder, $".interp-write-test-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            File.WriteAllBytes(probe, Array.Empty<byte>());
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new UsageException($"--out '{folder}' cannot be written to: {e.Message}");
+        }
+    }
+
     private static int Execute(StudyCommand spec, CommonOptions common, ParseResult parse, TextWriter stdout, TextWriter stderr)
     {
         var verbose = parse.GetValue(common.Verbose);
@@ -72,6 +88,7 @@ public static class InterpCli
             using var ownSession = TorchSession.Current is null ? TorchSession.Start(new TorchSessionOptions(Threads: threads, CheckCpuConvolution: true)) : null;
             var session = ownSession ?? TorchSession.Current!;
             using var threadScope = ownSession is null && threads is int n ? session.UseThreads(n) : null;
+            CheckWritable(parse.GetValue(common.Out)!);
             var device = DevicePolicy.Resolve(parse.GetValue(common.Device)!);
             device.Apply();
             var quick = parse.GetValue(common.Quick);

@@ -23,5 +23,19 @@ public abstract class StudyCommand
     public abstract Study CreateStudy(ParseResult parse, bool quick);
 
     /// <summary>Runs the study into the output folder; the default writes one study's report.</summary>
-    public virtual StudyRunResult Execute(ParseResult parse, StudyContext context) => StudyRunner.RunOne(CreateStudy(parse, context.Quick), context);
+    public virtual StudyRunResult Execute(ParseResult parse, StudyContext context) => StudyRunner.RunOne(Create(parse, context.Quick), context);
+
+    /// <summary><see cref="CreateStudy"/>, with a study's own option checks (an <see cref="ArgumentException"/> from its
+    /// constructor) reported as usage errors.</summary>
+    protected Study Create(ParseResult parse, bool quick)
+    {
+        try
+        {
+            return CreateStudy(parse, quick);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
 }

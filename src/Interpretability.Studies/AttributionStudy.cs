@@ -4,18 +4,23 @@ using Interpretability.Attribution;
 using Interpretability.Imaging;
 using Interpretability.Models;
 using Interpretability.Nn;
+using Interpretability.Probing;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Interpretability.Studies;
 
 /// <summary>Options of <see cref="AttributionStudy"/> (the <c>interp attribute</c> command).</summary>
-/// <param name="Model">Model spec: null = the zoo's trained ShapesNet; otherwise <c>zoo:NAME</c>, a TorchScript file or
-/// ShapesNet weights (see <see cref="ModelZoo.Open"/>). Layer methods need hookable layers.</param>
+/// <param name="Model">Model spec: null = the zoo's trained ShapesNet; otherwise <c>zoo:NAME</c>, a TorchSharp weight file
+/// of a known architecture or a TorchScript file (see <see cref="ModelZoo.Load"/>). Layer methods need hookable layers.</param>
 /// <param name="Image">Path of a PNG/JPEG to explain (resized to 64×64); null = a shapes test image.</param>
 /// <param name="Target">Class to explain; null = the model's prediction.</param>
-/// <param name="Method">A method name (see <see cref="AttributionStudy.MethodNames"/>) or <c>all</c>.</param>
-public sealed record AttributionStudyOptions(string? Model = null, string? Image = null, long? Target = null, string Method = "all");
+/// <param name="Method">A method name (see <see cref="AttributionStudy.MethodNames"/>) or <c>all</c>. One method runs the
+/// sections that concern it only (integrated gradients: its convergence and the per-class means; LRP: its composites;
+/// Grad-CAM: the hidden layers); <c>all</c> runs every section.</param>
+/// <param name="Layer">Grad-CAM's layer (a <c>named_modules()</c> path with a <c>[batch, channels, h, w]</c> output); null = the
+/// model's last convolution.</param>
+public sealed record AttributionStudyOptions(string? Model = null, string? Image = null, long? Target = null, string Method = "all", string? Layer = null);
 
 /// <summary>One attribution method as the study runs it.</summary>
 /// <param name="Name">Name in <c>metrics.json</c>, file names and <c>--method</c>.</param>
@@ -29,7 +34,8 @@ public sealed record AttributionStudyMethod(string Name, string Title, Func<Tens
 public sealed record AttributionStudyMetric(string Key, Func<nn.Module<Tensor, Tensor>, Tensor, long, AttributionResult, double?> Evaluate);
 
 /// <summary>
-/// Attribution end to end on a classifier of drawn shapes: every gradient method (saliency, input × gradient, integrated
+/// Attribution end to end on an image classifier (by default ShapesNet, a classifier of drawn shapes; any model
+/// <see cref="ModelZoo.Load"/> opens, with layers chosen from the model's own convolutions): every gradient method (saliency, input × gradient, integrated
 /// gradients, SmoothGrad, GradientSHAP, DeepLift, guided backprop, deconvolution, Grad-CAM, guided Grad-CAM, LRP) on one
 /// input side by side, per-method overlays, integrated gradients' convergence by rule and steps, LRP conservation,
 /// layer attributions, activation × weight circuits, and per-class mean attributions over a small dataset.
@@ -62,24 +68,8 @@ public sealed class AttributionStudy : Study
         "occlusion", "feature_ablation", "shapley_value_sampling", "kernel_shap", "lime",
     };
 
-    /// <summary>The last conv layer of the default model (Grad-CAM's layer).</summary>
-    public const string CamLayer = "conv4";
-
     /// <summary>Class names of the default model (<see cref="ShapesDataset.ClassNames"/>).</summary>
     public static IReadOnlyList<string> ClassNames => ShapesDataset.ClassNames;
-
-    /// <summary>
-    /// Opens the model to explain: null = the trained ShapesNet of the model zoo; otherwise any spec
-    /// <see cref="ModelZoo.Open"/> accepts (<c>zoo:NAME</c>, a TorchScript file, ShapesNet weights).
-    /// </summary>
-    /// <param name="spec">Null or a model spec.</param>
-    /// <returns>The model in eval mode on the CPU (the caller disposes it).</returns>
-    public static nn.Module<Tensor, Tensor> OpenModel(string? spec)
-    {
-        var model = spec is null ? ModelZoo.ShapesNet() : ModelZoo.Open(spec);
-        model.eval();
-        return model;
-    }
 
     /// <summary>
     /// A labelled dataset for the per-class means and the default input: the first <paramref name="count"/> images of
@@ -95,7 +85,12 @@ public sealed class AttributionStudy : Study
     /// The gradient methods as the study runs them (quick mode: fewer steps and samples). Perturbation methods are
     /// appended after these in <see cref="Run"/>.
     /// </summary>
-    public static IReadOnlyList<AttributionStudyMethod> GradientMethods(nn.Module<Tensor, Tensor> model, bool quick, int seed, IBatchRunner? batches = null)
+    /// <param name="model">The classifier.</param>
+    /// <param name="camLayer">Grad-CAM's layer (a convolution's path).</param>
+    /// <param name="quick">Fewer steps and samples.</param>
+    /// <param name="seed">Seed of the random methods.</param>
+    /// <param name="batches">Chooses integrated gradients' internal batch size.</param>
+    public static IReadOnlyList<AttributionStudyMethod> GradientMethods(nn.Module<Tensor, Tensor> model, string camLayer, bool quick, int seed, IBatchRunner? batches = null)
     {
         batches ??= FixedBatchRunner.Instance;
         int steps = quick ? 16 : 50, samples = quick ? 8 : 50;
@@ -112,8 +107,8 @@ public sealed class AttributionStudy : Study
             new("deeplift", "DeepLift (rescale)", (x, t) => new DeepLift(model).Attribute(x, t)),
             new("guided_backprop", "guided backprop", (x, t) => new GuidedBackprop(model).Attribute(x, t)),
             new("deconvolution", "deconvolution", (x, t) => new Deconvolution(model).Attribute(x, t)),
-            new("grad_cam", $"Grad-CAM at {CamLayer}", (x, t) => new GradCam(model, CamLayer).Attribute(x, t)),
-            new("guided_grad_cam", "guided Grad-CAM", (x, t) => new GuidedGradCam(model, CamLayer).Attribute(x, t)),
+            new("grad_cam", $"Grad-CAM at {camLayer}", (x, t) => new GradCam(model, camLayer).Attribute(x, t)),
+            new("guided_grad_cam", "guided Grad-CAM", (x, t) => new GuidedGradCam(model, camLayer).Attribute(x, t)),
             new("lrp", "LRP (ε for fc, z⁺ for conv)", (x, t) => new Lrp(model).Attribute(x, t)),
         };
     }
@@ -170,16 +165,18 @@ public sealed class AttributionStudy : Study
         bool quick = context.Quick;
         var device = context.Device;
         Report(context, "opening the model", 0.02);
-        using var model = OpenModel(options.Model);
-        model.to(device);
-        int size = ShapesDataset.ImageSize;
-        var (images, labels) = Dataset(110);
+        using var opened = StudyModel.Open(options.Model, device);
+        var model = opened.Module;
+        var layers = ChooseLayers(opened, options.Layer);
+        var (shapeImages, labels) = Dataset(110);
+        var images = opened.Adapt(shapeImages);
+        long size = opened.InputShape[1];
         // The default input: the first of these images of the class the seed picks (seed 0: circle) — the same in quick
         // and full mode; the per-class dataset is the first 22 images with --quick.
         var ofClass = (labels == context.Seed % ClassNames.Count).nonzero().flatten();
         var defaultIndex = ofClass.numel() > 0 ? ofClass[0].ToInt64() : 0;
         var defaultLabel = labels[defaultIndex].ToInt64();
-        var image = (options.Image is null ? images[defaultIndex].clone() : LoadImage(options.Image, size)).to(device);
+        var image = (options.Image is null ? images[defaultIndex].clone() : opened.Adapt(LoadImage(options.Image, (int)size).unsqueeze(0))[0]).to(device);
         if (quick) (images, labels) = (images.narrow(0, 0, 22), labels.narrow(0, 0, 22));
         var x = image.unsqueeze(0);
         Tensor logits;
@@ -187,19 +184,19 @@ public sealed class AttributionStudy : Study
         var classes = logits.shape[1];
         var predicted = logits[0].argmax().ToInt64();
         var target = options.Target ?? predicted;
-        if (target >= classes) throw new ArgumentOutOfRangeException(nameof(options), target, $"Target must be in [0, {classes - 1}] for this model's {classes} classes; got {target}.");
+        if (target >= classes) throw new ArgumentOutOfRangeException(nameof(options), target, $"target must be in [0, {classes - 1}] for this model's {classes} classes; got {target}.");
         string ClassName(long c) => classes == ClassNames.Count ? ClassNames[(int)c] : c.ToString(CultureInfo.InvariantCulture);
-        metrics.Set("model", options.Model ?? "zoo:shapesnet");
+        metrics.Set("model", options.Model ?? StudyModel.DefaultSpec);
         metrics.Set("image", options.Image is null ? $"shapes test image {defaultIndex} ({ClassName(defaultLabel)})" : Path.GetFileName(options.Image));
         metrics.Set("target", target);
         metrics.Set("target_name", ClassName(target));
         metrics.Set("predicted_class", predicted);
-        section.Paragraph($"Model: {(options.Model is null ? $"ShapesNet from the model zoo (conv1–conv4 with ReLU and max pooling, global average, fc → 11 shape classes; {ModelZoo.ShapesNetAccuracy:P1} test accuracy)" : options.Model)}. " +
+        section.Paragraph($"Model: {(options.Model is null ? $"ShapesNet from the model zoo (conv1–conv4 with ReLU and max pooling, global average, fc → 11 shape classes; {ModelZoo.ShapesNetAccuracy:P1} test accuracy)" : $"{options.Model} ({opened.Loaded.Description})")}. " +
                           $"Input: {(options.Image is null ? $"shapes test image {defaultIndex}" : Path.GetFileName(options.Image))}, {size}×{size}. Explained class: {target} ({ClassName(target)}); the model predicts {predicted} ({ClassName(predicted)}).");
 
         // ---- 1. Every method on one input -----------------------------------------------------------------------------
         var methods = new List<AttributionStudyMethod>();
-        methods.AddRange(GradientMethods(model, quick, context.Seed, context.Batches));
+        methods.AddRange(GradientMethods(model, layers.Cam, quick, context.Seed, context.Batches));
         methods.AddRange(PerturbationMethods(model, quick, context.Seed, context.Batches));
         var perMethodMetrics = new List<AttributionStudyMetric>();
         perMethodMetrics.AddRange(GradientMetrics());
@@ -238,9 +235,19 @@ public sealed class AttributionStudy : Study
             new[] { "method", "seconds", "completeness error" }, rows));
         section.AddFigureRow(selected.Select(m => context.Figure($"overlay_{m.Name}.png", m.Title)).ToList());
         foreach (var (_, t) in tiles) t.Dispose();
-        FaithfulnessSection(context, section, metrics, model, x, target, selected, image);
+        FaithfulnessSection(context, section, metrics, opened, layers, x, target, selected, image);
+        bool all = options.Method == "all";
+        if (all || options.Method == "integrated_gradients") ConvergenceSection(context, section, metrics, model, x, target);
+        if (all || options.Method == "lrp") LrpSection(context, section, metrics, model, x, target, image);
+        if (all || options.Method is "grad_cam" or "guided_grad_cam") LayerSection(context, section, metrics, opened, layers, x, target, image);
+        if (all) CircuitSection(context, section, metrics, opened, layers, x);
+        if (all || options.Method == "integrated_gradients") PerClassSection(context, section, metrics, opened, images, labels, ClassName);
+        Report(context, "done", 1);
+    }
 
-        // ---- 2. Integrated gradients: convergence by rule and steps ---------------------------------------------------
+    private void ConvergenceSection(StudyContext context, ReportSection section, Metrics metrics, nn.Module<Tensor, Tensor> model, Tensor x, long target)
+    {
+        bool quick = context.Quick;
         Report(context, "integrated gradients convergence", 0.55);
         var stepsList = quick ? new[] { 4, 8, 16, 32 } : new[] { 4, 8, 16, 32, 64, 128 };
         var series = new List<Series>();
@@ -270,7 +277,10 @@ public sealed class AttributionStudy : Study
             $"Completeness error of integrated gradients as the number of steps grows, per quadrature rule (zero baseline = black image). At 50 Gauss–Legendre steps: {igDelta:G3}, " +
             $"{metrics.GetDouble("ig_convergence_delta_relative"):P2} of the score difference {metrics.GetDouble("ig_score_difference"):G3} (the brief expected below 1 %; ReLU kinks and max pooling along the path make the integrand non-smooth, so the error falls only polynomially with the steps)."));
 
-        // ---- 3. LRP conservation --------------------------------------------------------------------------------------
+    }
+
+    private void LrpSection(StudyContext context, ReportSection section, Metrics metrics, nn.Module<Tensor, Tensor> model, Tensor x, long target, Tensor image)
+    {
         Report(context, "LRP", 0.65);
         var composites = new[] { LrpComposite.EpsilonPlus(), LrpComposite.EpsilonGamma(), LrpComposite.EpsilonAlpha2Beta1(), LrpComposite.Uniform(new EpsilonRule()) };
         var lrpTiles = new List<(string, Tensor)>();
@@ -290,81 +300,177 @@ public sealed class AttributionStudy : Study
             string.Join(", ", conservation.Select(kv => $"{kv.Key} {kv.Value:G3}")) + "."));
         foreach (var (_, t) in lrpTiles) t.Dispose();
 
-        // ---- 4. Layers: Grad-CAM at every conv layer, layer IG ----------------------------------------------------------
+    }
+
+    private void LayerSection(StudyContext context, ReportSection section, Metrics metrics, StudyModel opened, AttributionLayers layers, Tensor x, long target, Tensor image)
+    {
+        var model = opened.Module;
         Report(context, "layer attributions", 0.72);
         var layerTiles = new List<(string, Tensor)>();
-        foreach (var layer in new[] { "conv2", "conv3", "conv4" })
+        foreach (var layer in layers.GradCamLayers)
         {
             using var r = new GradCam(model, layer).Attribute(x, target);
             layerTiles.Add(($"Grad-CAM {layer}", r.Attributions[0].cpu().clone()));
         }
-        using (var lig = new LayerIntegratedGradients(model, "relu3").Attribute(x, target, new IntegratedGradientsOptions(quick ? 16 : 50, InternalBatchSize: 32, ReturnConvergenceDelta: true)))
-        {
-            metrics.Set("layer_ig_convergence_delta", lig.Metadata["convergence_delta"]);
-            layerTiles.Add(("layer IG relu3 (Σ channels)", lig.Attributions[0].sum(dim: 0, keepdim: true).cpu()));
-        }
+        if (layers.LayerIg is { } ligLayer)
+            using (var lig = new LayerIntegratedGradients(model, ligLayer).Attribute(x, target, new IntegratedGradientsOptions(context.Quick ? 16 : 50, InternalBatchSize: 32, ReturnConvergenceDelta: true)))
+            {
+                metrics.Set("layer_ig_convergence_delta", lig.Metadata["convergence_delta"]);
+                layerTiles.Add(($"layer IG {ligLayer} (Σ channels)", lig.Attributions[0].sum(dim: 0, keepdim: true).cpu()));
+            }
         AtomicFile.WriteAllBytes(context.PathOf("layers.png"), AttributionPictures.ComparisonGrid(image.cpu(), layerTiles, "Attribution at hidden layers"));
-        section.AddFigure(context.Figure("layers.png", "Grad-CAM at conv2, conv3 and conv4 (coarser with depth) and layer integrated gradients at relu3 summed over channels, upsampled to the input."));
+        section.AddFigure(context.Figure("layers.png", $"Grad-CAM at {Join(layers.GradCamLayers)} (coarser with depth)" +
+            (layers.LayerIg is { } l ? $" and layer integrated gradients at {l} summed over channels" : "") + ", upsampled to the input."));
         foreach (var (_, t) in layerTiles) t.Dispose();
+    }
 
-        // ---- 5. Circuits: activation × weight, expanded weights --------------------------------------------------------
+    private static string Join(IReadOnlyList<string> names) => names.Count switch
+    {
+        0 => "no layer",
+        1 => names[0],
+        _ => string.Join(", ", names.Take(names.Count - 1)) + " and " + names[^1],
+    };
+
+    private void CircuitSection(StudyContext context, ReportSection section, Metrics metrics, StudyModel opened, AttributionLayers layers, Tensor x)
+    {
+        var model = opened.Module;
         Report(context, "circuits", 0.8);
-        using (var circuit = Circuits.Attribute(model, x, "relu2", "conv3"))
+        if (layers.Circuit is not var (from, to, toPositions))
+        {
+            section.Paragraph("Circuits need three convolutions; this model has " + opened.Convolutions.Count + ".");
+            return;
+        }
+        using (var circuit = Circuits.Attribute(model, x, from, to))
         {
             var a = circuit.Attributions[0].cpu();
             var values = new double[a.shape[0], a.shape[1]];
             var data = a.to(float64).data<double>().ToArray();
             for (int o = 0; o < a.shape[0]; o++) for (int i = 0; i < a.shape[1]; i++) values[o, i] = data[o * a.shape[1] + i];
-            section.AddFigure(context.SavePng("circuit_relu2_conv3.png", Charts.Heatmap(values,
-                new ChartOptions("Activation × weight: relu2 channel → conv3 channel (summed over positions)", "relu2 channel (in)", "conv3 channel (out)", Width: 700, Height: 700), "attribution", diverging: true),
-                "Activation × weight attribution from every relu2 channel to every conv3 channel on this input (rows sum to conv3's pre-activation minus bias, exactly)."));
-            var bias = ((nn.Module)model).named_parameters().FirstOrDefault(p => p.name == "conv3.bias").parameter;
+            section.AddFigure(context.SavePng($"circuit_{from}_{to}.png", Charts.Heatmap(values,
+                new ChartOptions($"Activation × weight: {from} channel → {to} channel (summed over positions)", $"{from} channel (in)", $"{to} channel (out)", Width: 700, Height: 700), "attribution", diverging: true),
+                $"Activation × weight attribution from every {from} channel to every {to} channel on this input (rows sum to {to}'s pre-activation minus bias, exactly)."));
+            var bias = ((nn.Module)model).named_parameters().FirstOrDefault(p => p.name == to + ".bias").parameter;
             if (bias is not null)
             {
-                var positions = 1.0 * circuit.Kernels.shape[3] * circuit.Kernels.shape[4] / 4; // conv3 runs after pool2 (½ × ½ positions of relu2)
-                var err = (circuit.Attributions.sum(dim: 2) - (circuit.Preactivation - bias.detach() * positions)).abs().max().ToDouble();
+                // The pre-activation is summed over the positions of the convolution's output, so its bias counts once per position.
+                var err = (circuit.Attributions.sum(dim: 2) - (circuit.Preactivation - bias.detach() * toPositions)).abs().max().ToDouble();
                 metrics.Set("circuit_decomposition_error", err);
             }
         }
-        using (var kernels = Circuits.ExpandedWeights(model, x, "relu1", "conv3"))
-        {
-            AtomicFile.WriteAllBytes(context.PathOf("expanded_weights_relu1_conv3.png"), Circuits.KernelPicture(kernels, "Expanded weights relu1 → conv3 (through pool2 as average, relu2 as identity)", maxOut: 12, maxIn: 16));
-            metrics.Set("expanded_weights_shape", kernels.shape);
-        }
-        using (var kernels = Circuits.ExpandedWeights(model, x, "pool1", "conv2"))
-            AtomicFile.WriteAllBytes(context.PathOf("weights_pool1_conv2.png"), Circuits.KernelPicture(kernels, "Weights pool1 → conv2 (adjacent: conv2's kernels)", maxOut: 12, maxIn: 16));
-        section.AddFigureRow(new[]
-        {
-            context.Figure("weights_pool1_conv2.png", "conv2's own 3×3 kernels (first 12 output × 16 input channels)."),
-            context.Figure("expanded_weights_relu1_conv3.png", "Expanded weights from relu1 to conv3 across pool2 and relu2, linearised as in 'Visualizing Weights'."),
-        });
+        var pictures = new List<Figure>();
+        if (layers.Adjacent is var (adjacentFrom, adjacentTo))
+            using (var kernels = Circuits.ExpandedWeights(model, x, adjacentFrom, adjacentTo))
+                pictures.Add(context.SavePng($"weights_{adjacentFrom}_{adjacentTo}.png", Circuits.KernelPicture(kernels, $"Weights {adjacentFrom} → {adjacentTo} (adjacent: {adjacentTo}'s kernels)", maxOut: 12, maxIn: 16),
+                    $"{adjacentTo}'s own {kernels.shape[2]}×{kernels.shape[3]} kernels (first 12 output × 16 input channels)."));
+        if (layers.Expanded is var (expandedFrom, expandedTo, between))
+            using (var kernels = Circuits.ExpandedWeights(model, x, expandedFrom, expandedTo))
+            {
+                pictures.Add(context.SavePng($"expanded_weights_{expandedFrom}_{expandedTo}.png",
+                    Circuits.KernelPicture(kernels, $"Expanded weights {expandedFrom} → {expandedTo} (max pooling as average, activations as identity)", maxOut: 12, maxIn: 16),
+                    $"Expanded weights from {expandedFrom} to {expandedTo} across {Join(between)}, linearised as in 'Visualizing Weights'."));
+                metrics.Set("expanded_weights_shape", kernels.shape);
+            }
+        if (pictures.Count > 0) section.AddFigureRow(pictures);
+    }
 
-        // ---- 6. A dataset, streamed: mean attribution per class --------------------------------------------------------
+    private void PerClassSection(StudyContext context, ReportSection section, Metrics metrics, StudyModel opened, Tensor images, Tensor labels, Func<long, string> className)
+    {
+        var model = opened.Module;
+        var quick = context.Quick;
+        var device = context.Device;
         Report(context, "per-class means over a dataset", 0.88);
         images = images.to(device);
-        labels = labels.to(device);
+        // A model of the shapes classes explains every image's label; any other model its own prediction.
+        Tensor targets;
+        if (opened.ClassifiesShapes) targets = labels.to(device);
+        else using (no_grad()) targets = model.call(images).argmax(1);
+        var classes = opened.Classes;
         var igStream = new IntegratedGradients(model).With(new IntegratedGradientsOptions(quick ? 8 : 32, InternalBatchSize: 64));
-        using (var perClass = DatasetAttribution.PerClassMean(igStream, images, labels, (int)classes, batchSize: 4, cancellation: context.Cancellation))
+        using (var perClass = DatasetAttribution.PerClassMean(igStream, images, targets, (int)classes, batchSize: 4, cancellation: context.Cancellation))
         {
             var present = Enumerable.Range(0, (int)classes).Where(c => perClass.Counts[c] > 0).ToList();
-            var classTiles = present.Select(c => ($"{ClassName(c)} (n={perClass.Counts[c]})", perClass.Means[c].cpu())).ToList();
+            var classTiles = present.Select(c => ($"{className(c)} (n={perClass.Counts[c]})", perClass.Means[c].cpu())).ToList();
             var meanImage = images.mean(new long[] { 0 }).cpu();
             AtomicFile.WriteAllBytes(context.PathOf("per_class_mean.png"), AttributionPictures.ComparisonGrid(meanImage, classTiles, "Mean integrated gradients per class (over the mean image)"));
             metrics.Set("dataset_size", images.shape[0]);
-            metrics.Set("dataset_classes", present.Select(c => ClassName(c)));
+            metrics.Set("dataset_classes", present.Select(c => className(c)));
         }
-        section.AddFigure(context.Figure("per_class_mean.png", $"Integrated gradients of every image's own class over the first {images.shape[0]} shapes test images, streamed in batches of 4 and averaged per class (drawn over the mean image; shapes vary in position, so the means blur)."));
-        Report(context, "done", 1);
+        section.AddFigure(context.Figure("per_class_mean.png", $"Integrated gradients of every image's {(opened.ClassifiesShapes ? "own class" : "predicted class")} over the first {images.shape[0]} shapes test images, streamed in batches of 4 and averaged per class (drawn over the mean image; shapes vary in position, so the means blur)."));
+    }
+
+    /// <summary>The layers the study's sections use, chosen from the model's own convolutions.</summary>
+    /// <param name="Cam">Grad-CAM's layer.</param>
+    /// <param name="GradCamLayers">Grad-CAM at several depths: the last three convolutions.</param>
+    /// <param name="LayerIg">Layer integrated gradients: the activation after the second-last convolution.</param>
+    /// <param name="Circuit">Activation × weight: from the activation after the third-last convolution to the second-last
+    /// convolution, with the number of output positions of the latter.</param>
+    /// <param name="Expanded">Expanded weights: from the activation after the fourth-last convolution to the second-last, and the leaf layers between.</param>
+    /// <param name="Adjacent">Adjacent weights: from the layer that feeds the third-last convolution to it.</param>
+    public sealed record AttributionLayers(string Cam, IReadOnlyList<string> GradCamLayers, string? LayerIg, (string From, string To, long ToPositions)? Circuit,
+        (string From, string To, IReadOnlyList<string> Between)? Expanded, (string From, string To)? Adjacent);
+
+    /// <summary>
+    /// Chooses the layers of every section from the model's convolutions (for ShapesNet: Grad-CAM at conv4, conv2–conv4,
+    /// layer IG at relu3, circuit relu2 → conv3, expanded weights relu1 → conv3, adjacent weights pool1 → conv2).
+    /// </summary>
+    /// <param name="model">The surveyed model.</param>
+    /// <param name="camLayer">Grad-CAM's layer, or null for the last convolution.</param>
+    /// <exception cref="ArgumentException">The layer does not exist or has no <c>[batch, channels, h, w]</c> output, or the
+    /// model has no convolution.</exception>
+    public static AttributionLayers ChooseLayers(StudyModel model, string? camLayer)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var convs = model.Convolutions;
+        string cam;
+        if (camLayer is not null)
+        {
+            var layer = model.Layer(camLayer, "layer");
+            if (!layer.IsSpatial)
+                throw new ArgumentException($"layer: Grad-CAM needs a layer with a [batch, channels, h, w] output; '{camLayer}' gives [{string.Join(", ", layer.OutputShape)}]. " +
+                                            $"Spatial layers: {string.Join(", ", model.Layers.Where(l => l.IsSpatial).Select(l => l.Path).Distinct())}.", "layer");
+            cam = camLayer;
+        }
+        else cam = convs.Count > 0 ? convs[^1].Path
+            : throw new ArgumentException($"layer: the model has no Conv2d layer to choose for Grad-CAM; name a layer with a [batch, channels, h, w] output. Layers: {model.LayerList}.", "layer");
+        var gradCamLayers = convs.Skip(Math.Max(0, convs.Count - 3)).Select(c => c.Path).ToList();
+        if (gradCamLayers.Count == 0) gradCamLayers.Add(cam);
+        string? layerIg = convs.Count >= 2 ? LayerSurvey.ActivationAfter(model.Layers, convs[^2]).Path : null;
+        (string, string, long)? circuit = null;
+        (string, string, IReadOnlyList<string>)? expanded = null;
+        (string, string)? adjacent = null;
+        if (convs.Count >= 3)
+        {
+            var to = convs[^2];
+            circuit = (LayerSurvey.ActivationAfter(model.Layers, convs[^3]).Path, to.Path, to.OutputShape[2] * to.OutputShape[3]);
+            if (LayerSurvey.LeafBefore(model.Layers, convs[^3]) is { } feed) adjacent = (feed.Path, convs[^3].Path);
+        }
+        if (convs.Count >= 4)
+        {
+            var from = LayerSurvey.ActivationAfter(model.Layers, convs[^4]);
+            var to = convs[^2];
+            var fromIndex = IndexOf(model.Layers, from);
+            var toIndex = IndexOf(model.Layers, to);
+            var between = model.Layers.Skip(fromIndex + 1).Take(toIndex - fromIndex - 1).Where(l => l.IsLeaf).Select(l => l.Path).ToList();
+            expanded = (from.Path, to.Path, between);
+        }
+        return new AttributionLayers(cam, gradCamLayers, layerIg, circuit, expanded, adjacent);
+    }
+
+    private static int IndexOf(IReadOnlyList<SurveyedLayer> layers, SurveyedLayer layer)
+    {
+        for (int i = 0; i < layers.Count; i++) if (ReferenceEquals(layers[i], layer)) return i;
+        return -1;
     }
 
     /// <summary>
     /// Max-sensitivity per method, the deletion and insertion curves of every method on one chart each, and the
     /// cascading-randomisation sanity check (Adebayo et al. 2018) of every method, with its strip for three of them.
     /// </summary>
-    private void FaithfulnessSection(StudyContext context, ReportSection section, Metrics metrics, nn.Module<Tensor, Tensor> model, Tensor x, long target,
+    private void FaithfulnessSection(StudyContext context, ReportSection section, Metrics metrics, StudyModel opened, AttributionLayers layers, Tensor x, long target,
         IReadOnlyList<AttributionStudyMethod> selected, Tensor image)
     {
         var quick = context.Quick;
+        var model = opened.Module;
         Report(context, "faithfulness metrics", 0.5);
         var sensitivity = new List<KeyValuePair<string, double>>();
         var infidelity = new List<KeyValuePair<string, double>>();
@@ -415,11 +521,11 @@ public sealed class AttributionStudy : Study
             // list is made for every copy.
             Tensor Attribute(nn.Module<Tensor, Tensor> m, Tensor input, long t)
             {
-                var rebuilt = GradientMethods(m, true, context.Seed).Concat(PerturbationMethods(m, true, context.Seed)).First(z => z.Name == method.Name);
+                var rebuilt = GradientMethods(m, layers.Cam, true, context.Seed).Concat(PerturbationMethods(m, true, context.Seed)).First(z => z.Name == method.Name);
                 using var rr = rebuilt.Run(input, t);
                 return rr.Attributions.clone();
             }
-            using var cascade = ModelRandomization.Run(model, () => OpenModel(null), Attribute, x, target, context.Seed);
+            using var cascade = ModelRandomization.Run(model, opened.Reopen, Attribute, x, target, context.Seed);
             correlation.Add(new(method.Name, cascade.Steps[^1].RankCorrelation));
             if (method.Name is "saliency" or "integrated_gradients" or "guided_backprop")
             {

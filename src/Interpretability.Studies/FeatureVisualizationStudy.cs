@@ -9,8 +9,9 @@ using static TorchSharp.torch;
 namespace Interpretability.Studies;
 
 /// <summary>Options of <see cref="FeatureVisualizationStudy"/> (the <c>interp featviz</c> command).</summary>
-/// <param name="Model"><c>zoo:shapesnet</c> (default) or another model spec (see <see cref="FeatureVisualizationStudy.OpenModel"/>).</param>
-/// <param name="Layers">Layer paths to visualise; null = the report's <c>relu2, relu3, relu4</c> (conv2..conv4 after their ReLU).</param>
+/// <param name="Model"><c>zoo:shapesnet</c> (default) or another model spec (see <see cref="StudyModel.Open"/>).</param>
+/// <param name="Layers">Layer paths to visualise; null = the model's last three convolutions after their activation (for
+/// ShapesNet the report's <c>relu2, relu3, relu4</c>).</param>
 /// <param name="Channels">Channels per layer; null = a handful (6; quick 2) spread over the channels that respond to the
 /// test set (mean at least 1% of the layer's median positive mean); an empty list = all.</param>
 /// <param name="Objective"><c>channel</c> (mean over positions), <c>neuron</c> (centre position) or <c>diversity</c>
@@ -36,11 +37,26 @@ public sealed record FeatureVisualizationStudyOptions(string Model = "zoo:shapes
 /// </summary>
 public sealed class FeatureVisualizationStudy : Study
 {
-    /// <summary>The layers of the report: conv2..conv4 after their ReLU.</summary>
-    public static IReadOnlyList<string> DefaultLayers { get; } = new[] { "relu2", "relu3", "relu4" };
+    /// <summary>
+    /// The layers visualised by default: the last three convolutions of the model, each after its activation (ShapesNet:
+    /// relu2, relu3, relu4).
+    /// </summary>
+    public static IReadOnlyList<string> DefaultLayers(StudyModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.LastConvolutionActivations(3);
+    }
 
-    /// <summary>Layers whose gains make up the distribution summary (<c>activation_gain_median</c>, …): conv3 and conv4, before or after the ReLU.</summary>
-    public static IReadOnlyList<string> SummaryLayers { get; } = new[] { "relu3", "relu4", "conv3", "conv4" };
+    /// <summary>
+    /// Layers whose gains make up the distribution summary (<c>activation_gain_median</c>, …): the last two convolutions,
+    /// before and after their activation (ShapesNet: relu3, relu4, conv3, conv4).
+    /// </summary>
+    public static IReadOnlyList<string> SummaryLayers(StudyModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var convs = model.Convolutions.Skip(Math.Max(0, model.Convolutions.Count - 2)).ToList();
+        return convs.Select(c => LayerSurvey.ActivationAfter(model.Layers, c).Path).Concat(convs.Select(c => c.Path)).Distinct().ToList();
+    }
 
     /// <summary>Weight of the diversity term relative to the channel's mean test-set activation.</summary>
     public const double DiversityWeight = 0.5;
@@ -64,21 +80,6 @@ public sealed class FeatureVisualizationStudy : Study
 
     /// <inheritdoc />
     public override string Title => "Feature visualisation: what each channel of ShapesNet responds to";
-
-    /// <summary>
-    /// Opens the model of <paramref name="spec"/> in eval mode (caller disposes).
-    /// </summary>
-    /// <exception cref="ArgumentException">Unknown zoo name.</exception>
-    /// <exception cref="FileNotFoundException">A file that does not exist.</exception>
-    /// <exception cref="InvalidDataException">A file that is neither TorchScript nor ShapesNet weights.</exception>
-    public static nn.Module<Tensor, Tensor> OpenModel(string spec, Device device)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(spec);
-        var model = ModelZoo.Open(spec);
-        model.to(device);
-        model.eval();
-        return model;
-    }
 
     /// <summary>The test images the dataset examples and the gain's denominator come from: <c>[N, 3, 64, 64]</c> in [0, 1].</summary>
     public static Tensor TestImages(int count)
@@ -108,15 +109,15 @@ public sealed class FeatureVisualizationStudy : Study
         int steps = options.Steps ?? (quick ? 24 : 512);
         var kind = ParseParameterization(options.Parameterization);
         double lr = kind == ParameterizationKind.Cppn ? 0.002 : 0.05;
-        var layers = options.Layers ?? DefaultLayers;
         int testCount = quick ? 200 : 1000;
-        const int size = 64;
         Report(context, "loading the model and the test set", 0.01);
-        using var model = OpenModel(options.Model, context.Device);
-        var paths = LayerPath.All(model);
-        foreach (var l in layers)
-            if (!paths.Contains(l)) throw new ArgumentException($"The model has no layer '{l}'. Layers: {string.Join(", ", paths)}.", nameof(options));
-        using var test = TestImages(testCount).to(context.Device);
+        using var opened = StudyModel.Open(options.Model, context.Device);
+        var model = opened.Module;
+        var layers = options.Layers ?? DefaultLayers(opened);
+        foreach (var l in layers) opened.Layer(l);
+        var summaryLayers = SummaryLayers(opened);
+        int size = (int)opened.InputShape[1];
+        using var test = opened.Adapt(TestImages(testCount)).to(context.Device);
         var viz = new FeatureVisualizer(model);
 
         metrics.Set("model", options.Model);
@@ -220,7 +221,7 @@ public sealed class FeatureVisualizationStudy : Study
             }
             // a channel that is zero on every test image has no gain to speak of: left out of the summary, counted
             var dead = Enumerable.Range(0, channels.Count).Where(i => means[i] <= 0).ToArray();
-            if (SummaryLayers.Contains(layer))
+            if (summaryLayers.Contains(layer))
             {
                 summaryGains.AddRange(Enumerable.Range(0, channels.Count).Where(i => means[i] > 0).Select(i => gains[i]));
                 summaryDead += dead.Length;

@@ -10,13 +10,23 @@ using static TorchSharp.torch;
 namespace Interpretability.Studies;
 
 /// <summary>Options of <see cref="NeuronStudiesStudy"/> (the <c>interp tuning</c> command).</summary>
-/// <param name="Model">Model spec for <see cref="ModelZoo.Open"/> (<c>zoo:shapesnet</c> or a path); it must take <c>[N, 3, 64, 64]</c> images.</param>
-/// <param name="Layer">The layer whose curve family is studied in depth; null = the layer (of relu2, relu3, relu4) with the most curve-like units.</param>
+/// <param name="Model">Model spec for <see cref="ModelZoo.Load"/> (<c>zoo:shapesnet</c> or a path); it must take <c>[N, 3, 64, 64]</c> images.</param>
+/// <param name="Layer">The layer whose curve family is studied in depth; null = the scanned layer (the activations of the
+/// model's last three convolutions; ShapesNet: relu2, relu3, relu4) with the most curve-like units.</param>
 /// <param name="Units">Channels to study instead of the automatically found family; null = automatic.</param>
 public sealed record NeuronStudiesOptions(string Model = "zoo:shapesnet", string? Layer = null, IReadOnlyList<int>? Units = null)
 {
-    /// <summary>Layers scanned for curve-like units when they exist in the model.</summary>
-    public static IReadOnlyList<string> ScannedLayers { get; } = new[] { "relu2", "relu3", "relu4" };
+    /// <summary>The layers scanned for curve-like units: the activations of the model's last three convolutions (ShapesNet:
+    /// relu2, relu3, relu4), plus the chosen layer.</summary>
+    /// <param name="model">The surveyed model.</param>
+    /// <param name="layer">The layer studied in depth, or null.</param>
+    public static IReadOnlyList<string> ScannedLayers(StudyModel model, string? layer)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var layers = model.LastConvolutionActivations(3).ToList();
+        if (layer is not null && !layers.Contains(layer)) layers.Add(layer);
+        return layers;
+    }
 }
 
 /// <summary>
@@ -56,14 +66,12 @@ public sealed class NeuronStudiesStudy : Study
     {
         bool quick = context.Quick;
         Report(context, "loading the model", 0.01);
-        using var model = ModelZoo.Open(options.Model);
-        model.eval();
+        using var opened = StudyModel.Open(options.Model);
+        var model = opened.Module;
         var all = LayerPath.All(model);
-        if (options.Layer is { } only && !all.Contains(only))
-            throw new ArgumentException($"Layer '{only}' is not in the model; layers: {string.Join(", ", all)}.", nameof(options));
-        var layers = NeuronStudiesOptions.ScannedLayers.Where(all.Contains).ToList();
-        if (options.Layer is { } extra && !layers.Contains(extra)) layers.Add(extra);
-        if (layers.Count == 0) throw new ArgumentException($"The model has none of the layers {string.Join(", ", NeuronStudiesOptions.ScannedLayers)}; pass one with --layer.", nameof(options));
+        if (options.Layer is { } only) opened.Layer(only, "Layer");
+        var layers = NeuronStudiesOptions.ScannedLayers(opened, options.Layer).ToList();
+        if (layers.Count == 0) throw new ArgumentException($"The model has no convolution to scan for curve detectors; name a layer. Layers: {opened.LayerList}.", nameof(options));
 
         var orientations = Stimuli.Orientations(quick ? 24 : 72);
         var radii = quick ? new[] { 3.0, 5, 8, 12, 20 } : new[] { 3.0, 4, 5, 6, 8, 10, 12, 16, 20, 28 };

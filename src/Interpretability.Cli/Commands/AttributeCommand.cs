@@ -4,7 +4,7 @@ using Interpretability.Studies;
 namespace Interpretability.Cli.Commands;
 
 /// <summary>
-/// <c>interp attribute --out DIR [--model zoo:NAME|PATH] [--image PNG] [--target N] [--method NAME|all] [--seed N]</c>:
+/// <c>interp attribute --out DIR [--model zoo:NAME|PATH] [--layer PATH] [--image PNG] [--target N] [--method NAME|all] [--seed N]</c>:
 /// explain one prediction with every attribution method; comparison grid, per-method overlays, IG convergence, LRP
 /// conservation, layer attributions, circuits and per-class means.
 /// </summary>
@@ -12,7 +12,12 @@ public sealed class AttributeCommand : StudyCommand
 {
     private readonly Option<string?> model = new("--model")
     {
-        Description = "The classifier: 'zoo:shapesnet' (default), a TorchScript file or ShapesNet weights (layer methods need hookable layers).",
+        Description = "The classifier: 'zoo:shapesnet' (default), a TorchSharp weight file of a known architecture (ShapesNet, ReferenceModels.SmallCnn or .Mlp) or a TorchScript file (layer methods need hookable layers).",
+    };
+
+    private readonly Option<string?> layer = new("--layer")
+    {
+        Description = "Grad-CAM's layer (a named_modules() path with a [batch, channels, h, w] output). Default: the model's last convolution.",
     };
 
     private readonly Option<string?> image = new("--image")
@@ -57,6 +62,7 @@ public sealed class AttributeCommand : StudyCommand
     public override void AddOptions(Command command)
     {
         command.Options.Add(model);
+        command.Options.Add(layer);
         command.Options.Add(image);
         command.Options.Add(target);
         command.Options.Add(method);
@@ -66,23 +72,32 @@ public sealed class AttributeCommand : StudyCommand
     public override Study CreateStudy(ParseResult parse, bool quick)
     {
         var m = parse.GetValue(model);
-        if (m is not null)
+        var l = parse.GetValue(layer);
+        var t = parse.GetValue(target);
+        // Open the model now, so that a missing file, a model that is not an image classifier, a wrong layer or a class the
+        // model does not have is a usage error naming the option, before any work.
+        StudyModel opened;
+        try
         {
-            // Open the model now so that a missing or unreadable file is a usage error naming it, before any work.
+            opened = StudyModel.Open(m);
+        }
+        catch (Exception e) when (e is FileNotFoundException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException
+                                      or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
+        {
+            throw new UsageException($"--model '{m ?? StudyModel.DefaultSpec}' cannot be used as an image classifier [N, C, H, W] → [N, classes]: {e.Message}");
+        }
+        using (opened)
+        {
             try
             {
-                using var probe = AttributionStudy.OpenModel(m);
-                using var scope = TorchSharp.torch.NewDisposeScope();
-                using var noGrad = TorchSharp.torch.no_grad();
-                var y = probe.call(TorchSharp.torch.zeros(1, 3, 64, 64));
-                if (y.dim() != 2 || y.shape[0] != 1)
-                    throw new ArgumentException($"it maps [1, 3, 64, 64] to [{string.Join(", ", y.shape)}], not to [1, classes].");
+                AttributionStudy.ChooseLayers(opened, l);
             }
-            catch (Exception e) when (e is FileNotFoundException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException
-                                          or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
+            catch (ArgumentException e)
             {
-                throw new UsageException($"--model '{m}' cannot be used as an image classifier [N, 3, 64, 64] → [N, classes]: {e.Message}");
+                throw new UsageException($"--layer{(l is null ? "" : $" '{l}'")}: {e.Message.Replace("layer: ", "")}");
             }
+            if (t is long c && c >= opened.Classes)
+                throw new UsageException($"--target {c} is not a class of the model: it has {opened.Classes} classes (0 to {opened.Classes - 1}).");
         }
         var img = parse.GetValue(image);
         if (img is not null)
@@ -96,6 +111,6 @@ public sealed class AttributeCommand : StudyCommand
                 throw new UsageException($"--image '{img}' cannot be used: {e.Message}");
             }
         }
-        return new AttributionStudy(new AttributionStudyOptions(m, img, parse.GetValue(target), parse.GetValue(method)!));
+        return new AttributionStudy(new AttributionStudyOptions(m, img, t, parse.GetValue(method)!, l));
     }
 }

@@ -112,17 +112,33 @@ public sealed class FeatvizCommand : StudyCommand
     public override Study CreateStudy(ParseResult parse, bool quick)
     {
         var spec = parse.GetValue(model)!;
+        var layerName = parse.GetValue(layer);
+        var layerList = layerName?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var channelText = parse.GetValue(channels);
+        var channelList = channelText is null ? null : ParseChannels(channelText, out _);
+        // Open the model now, so that a wrong model, layer or channel is a usage error naming the option, before any work.
+        StudyModel opened;
         try
         {
-            using var probe = FeatureVisualizationStudy.OpenModel(spec, TorchSharp.torch.CPU);
+            opened = StudyModel.Open(spec);
         }
         catch (Exception e) when (e is FileNotFoundException or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException)
         {
             throw new UsageException($"--model '{spec}' cannot be used: {e.Message}");
         }
-        var layerName = parse.GetValue(layer);
-        var channelText = parse.GetValue(channels);
-        var channelList = channelText is null ? null : ParseChannels(channelText, out _);
+        using (opened)
+        {
+            var chosen = layerList ?? FeatureVisualizationStudy.DefaultLayers(opened);
+            if (chosen.Count == 0) throw new UsageException($"--layer: the model has no convolution to visualise by default; name layers with --layer. Layers: {opened.LayerList}.");
+            foreach (var l in chosen)
+            {
+                var surveyed = opened.Layers.FirstOrDefault(x => x.Path == l)
+                    ?? throw new UsageException($"--layer '{l}' is not a layer of the model; its layers (output shapes) are {opened.LayerList}.");
+                if (surveyed.Channels < 1) throw new UsageException($"--layer '{l}' has no channels to visualise (output [{string.Join(", ", surveyed.OutputShape)}]).");
+                if (channelList is { Count: > 0 } && channelList.Max() is var top && top >= surveyed.Channels)
+                    throw new UsageException($"--channels {top} is out of range: layer '{l}' has {surveyed.Channels} channels (0 to {surveyed.Channels - 1}).");
+            }
+        }
         return new FeatureVisualizationStudy(new FeatureVisualizationStudyOptions(spec, layerName is null ? null : layerName.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), channelList,
             parse.GetValue(objective)!, parse.GetValue(steps), parse.GetValue(param)!));
     }

@@ -75,25 +75,37 @@ public sealed class TuningCommand : StudyCommand
     {
         var spec = parse.GetValue(model)!;
         var layerName = parse.GetValue(layer);
-        // Open the model now so that an unknown zoo name, a missing file or a missing layer is a usage error before any work.
+        // Open the model now so that an unknown zoo name, a missing file, a missing layer or a unit out of range is a usage
+        // error before any work.
+        StudyModel opened;
         try
         {
-            using var probe = Interpretability.Models.ModelZoo.Open(spec);
-            if (layerName is not null && !Interpretability.Probing.LayerPath.All(probe).Contains(layerName))
-                throw new UsageException($"--layer '{layerName}' is not in the model; layers: {string.Join(", ", Interpretability.Probing.LayerPath.All(probe))}.");
-            if (layerName is not null && ParseUnits(parse.GetValue(units)) is { } list)
-            {
-                // Channel count of the layer from one blank image.
-                using var blank = TorchSharp.torch.zeros(1, 3, 64, 64);
-                using var cap = Interpretability.Probing.ActivationRecorder.Capture(probe, blank, new[] { layerName });
-                var channels = cap[layerName].shape[1];
-                foreach (var u in list)
-                    if (u >= channels) throw new UsageException($"--units {u} is out of range: layer '{layerName}' has {channels} channels (0 to {channels - 1}).");
-            }
+            opened = StudyModel.Open(spec);
         }
-        catch (Exception e) when (e is FileNotFoundException or ArgumentException or InvalidDataException or IOException)
+        catch (Exception e) when (e is FileNotFoundException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
         {
             throw new UsageException($"--model '{spec}' cannot be used: {e.Message}");
+        }
+        using (opened)
+        {
+            if (!opened.InputShape.SequenceEqual(new long[] { 3, 64, 64 }))
+                throw new UsageException($"--model '{spec}' takes [{string.Join(", ", opened.InputShape)}] inputs; the synthetic stimuli are [3, 64, 64] images.");
+            if (layerName is not null && opened.Layers.All(l => l.Path != layerName))
+                throw new UsageException($"--layer '{layerName}' is not a layer of the model; its layers (output shapes) are {opened.LayerList}.");
+            var scanned = NeuronStudiesOptions.ScannedLayers(opened, layerName);
+            if (scanned.Count == 0)
+                throw new UsageException($"--layer: the model has no convolution to scan for curve detectors; name a layer. Layers: {opened.LayerList}.");
+            if (ParseUnits(parse.GetValue(units)) is { } list)
+            {
+                // Without --layer the units apply to whichever scanned layer has the most curve-like units: each must exist in all of them.
+                foreach (var path in layerName is null ? scanned : new[] { layerName })
+                {
+                    var channels = opened.Layer(path).Channels;
+                    foreach (var u in list)
+                        if (u >= channels) throw new UsageException($"--units {u} is out of range: layer '{path}' has {channels} channels (0 to {channels - 1})" +
+                                                                    (layerName is null ? "; name the layer with --layer." : "."));
+                }
+            }
         }
         return new NeuronStudiesStudy(new NeuronStudiesOptions(spec, layerName, ParseUnits(parse.GetValue(units))));
     }

@@ -13,6 +13,17 @@ namespace Interpretability.Models;
 /// <param name="Create">Builds a new, trained instance (the caller disposes it).</param>
 public sealed record ZooEntry(string Name, string Description, IReadOnlyList<long> InputShape, double? Accuracy, Func<nn.Module<Tensor, Tensor>> Create);
 
+/// <summary>A model opened by <see cref="ModelZoo.Load"/>: the module and what is known about its input.</summary>
+/// <param name="Module">The model, in eval mode on the CPU.</param>
+/// <param name="Spec">The spec it was opened from.</param>
+/// <param name="Description">What it is.</param>
+/// <param name="InputShape">The shape of one input, e.g. <c>[3, 64, 64]</c>; null where the file does not say (TorchScript).</param>
+public sealed record LoadedModel(nn.Module<Tensor, Tensor> Module, string Spec, string Description, IReadOnlyList<long>? InputShape) : IDisposable
+{
+    /// <summary>Disposes the module.</summary>
+    public void Dispose() => Module.Dispose();
+}
+
 /// <summary>
 /// Trained models shipped inside the library (embedded resources: no download, no training at run time), and one entry
 /// point that opens a zoo name or a file.
@@ -82,12 +93,19 @@ public static class ModelZoo
 
     /// <summary>
     /// Opens a model: <c>zoo:NAME</c> (see <see cref="Entries"/>), a TorchScript file (recognised by its zip archive
-    /// header, whatever its extension), or any other file as TorchSharp weights of ShapesNet.
+    /// header, whatever its extension), or a TorchSharp weight file of an architecture the library knows, recognised by
+    /// its parameter names and shapes: ShapesNet, <see cref="ReferenceModels.SmallCnn"/> (any input channels, width and
+    /// classes) or <see cref="ReferenceModels.Mlp"/> (ReLU activations). Same as <see cref="Load"/>, without the description.
     /// </summary>
     /// <exception cref="ArgumentException">An unknown zoo name.</exception>
     /// <exception cref="FileNotFoundException">A file that does not exist.</exception>
-    /// <exception cref="InvalidDataException">A file that is neither TorchScript nor matching weights.</exception>
-    public static nn.Module<Tensor, Tensor> Open(string spec)
+    /// <exception cref="InvalidDataException">A file that is neither TorchScript nor weights of a known architecture.</exception>
+    public static nn.Module<Tensor, Tensor> Open(string spec) => Load(spec).Module;
+
+    /// <summary>Opens a model (see <see cref="Open"/>) with what is known about it: its description and input shape.</summary>
+    /// <param name="spec"><c>zoo:NAME</c>, a TorchScript file or a TorchSharp weight file.</param>
+    /// <returns>The model in eval mode on the CPU; the caller disposes it.</returns>
+    public static LoadedModel Load(string spec)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(spec);
         if (spec.StartsWith("zoo:", StringComparison.OrdinalIgnoreCase))
@@ -97,26 +115,64 @@ public static class ModelZoo
             lock (Registry) Registry.TryGetValue(name, out entry);
             if (entry is null)
                 throw new ArgumentException($"Unknown zoo model '{name}'; the zoo has {string.Join(", ", Entries.Select(e => "zoo:" + e.Name))}.", nameof(spec));
-            return entry.Create();
+            var zooModel = entry.Create();
+            zooModel.eval();
+            return new LoadedModel(zooModel, spec, entry.Description, entry.InputShape);
         }
-        if (!File.Exists(spec)) throw new FileNotFoundException($"Model file '{spec}' does not exist (expected zoo:NAME, a TorchScript file or ShapesNet weights).", spec);
-        // TorchScript archives are zip files ("PK\x03\x04"); anything else is read as TorchSharp weights of ShapesNet.
-        if (!IsZipArchive(spec))
+        if (!File.Exists(spec)) throw new FileNotFoundException($"Model file '{spec}' does not exist (expected zoo:NAME, a TorchScript file or TorchSharp weights of a known architecture).", spec);
+        if (IsZipArchive(spec))
+            return new LoadedModel(TorchScriptModel.Load(spec), spec, $"TorchScript model {Path.GetFileName(spec)}", null);
+        var shapes = TorchSharpWeights.ReadShapes(spec);
+        foreach (var architecture in WeightArchitectures)
         {
-            var model = new ShapesNet();
+            if (architecture.Build(shapes) is not var (module, inputShape, description)) continue;
+            if (!Matches(module, shapes))
+            {
+                module.Dispose();
+                continue;
+            }
             try
             {
-                TorchSharpWeights.Load(model, spec);
-                model.eval();
-                return model;
+                TorchSharpWeights.Load(module, spec);
+                module.eval();
+                return new LoadedModel(module, spec, description, inputShape);
             }
             catch
             {
-                model.Dispose();
+                module.Dispose();
                 throw;
             }
         }
-        return TorchScriptModel.Load(spec);
+        throw new InvalidDataException($"Weight file '{spec}' matches no architecture the library knows ({string.Join(", ", WeightArchitectures.Select(a => a.Name))}); " +
+                                       $"its parameters are {string.Join(", ", shapes.Select(kv => $"{kv.Key} [{string.Join(", ", kv.Value)}]"))}. " +
+                                       "Build the module in C# and load the weights into it with TorchSharpWeights.Load.");
+    }
+
+    /// <summary>The architectures a weight file is recognised as, each built from the file's parameter shapes (or null
+    /// when the names do not fit).</summary>
+    private static readonly (string Name, Func<IReadOnlyDictionary<string, long[]>, (nn.Module<Tensor, Tensor>, IReadOnlyList<long>, string)?> Build)[] WeightArchitectures =
+    {
+        ("ShapesNet", shapes => shapes.TryGetValue("fc.weight", out var fc) && shapes.ContainsKey("conv4.weight")
+            ? (new ShapesNet(classes: (int)fc[0]), new long[] { 3, ShapesDataset.ImageSize, ShapesDataset.ImageSize }, $"ShapesNet with {fc[0]} classes")
+            : null),
+        ("ReferenceModels.SmallCnn", shapes => shapes.TryGetValue("conv1.weight", out var c1) && shapes.TryGetValue("fc.weight", out var fc) && c1.Length == 4 && fc.Length == 2
+            ? (ReferenceModels.SmallCnn((int)c1[1], (int)fc[0], (int)c1[0]), new long[] { c1[1], 64, 64 },
+               $"ReferenceModels.SmallCnn: {c1[1]} input channels, width {c1[0]}, {fc[0]} classes")
+            : null),
+        ("ReferenceModels.Mlp", shapes =>
+        {
+            var layers = Enumerable.Range(1, shapes.Count).TakeWhile(i => shapes.ContainsKey($"fc{i}.weight")).Select(i => shapes[$"fc{i}.weight"]).ToList();
+            if (layers.Count == 0 || layers.Any(w => w.Length != 2)) return null;
+            var hidden = layers.Take(layers.Count - 1).Select(w => (int)w[0]).ToList();
+            return (ReferenceModels.Mlp((int)layers[0][1], hidden, (int)layers[^1][0]), new long[] { layers[0][1] },
+                $"ReferenceModels.Mlp: {layers[0][1]} inputs, hidden {string.Join("-", hidden)}, {layers[^1][0]} outputs, ReLU");
+        }),
+    };
+
+    private static bool Matches(nn.Module module, IReadOnlyDictionary<string, long[]> shapes)
+    {
+        var expected = module.state_dict();
+        return expected.Count == shapes.Count && expected.All(kv => shapes.TryGetValue(kv.Key, out var s) && s.SequenceEqual(kv.Value.shape));
     }
 
     private static bool IsZipArchive(string path)

@@ -58,6 +58,28 @@ public static class TorchSharpWeights
         }
     }
 
+    /// <summary>The parameter names and shapes stored in a TorchSharp weight file (to recognise its architecture).</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not a readable TorchSharp weight file.</exception>
+    public static IReadOnlyDictionary<string, long[]> ReadShapes(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Weight file '{path}' does not exist.", path);
+        using var stream = File.OpenRead(path);
+        Dictionary<string, Tensor> loaded;
+        try
+        {
+            loaded = ReadStateDict(stream);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"Weight file '{path}' is not a readable TorchSharp weight file ({e.Message}).", e);
+        }
+        var shapes = loaded.ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+        foreach (var t in loaded.Values) t.Dispose();
+        return shapes;
+    }
+
     /// <summary>Reads the TorchSharp state-dict format: LEB128 count, then (LEB128 name length, UTF-8 name, tensor)*.</summary>
     private static Dictionary<string, Tensor> ReadStateDict(Stream stream)
     {

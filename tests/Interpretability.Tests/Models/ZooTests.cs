@@ -159,11 +159,23 @@ public sealed class ZooTests
         var e1 = Assert.Throws<InvalidDataException>(() => ModelZoo.Open(corrupt));
         Assert.Contains("corrupt.dat", e1.Message);
 
-        var other = Path.Combine(dir, "mlp.dat");
-        using (var mlp = ReferenceModels.Mlp(4, new[] { 3 }, 2)) mlp.save(other);
+        // A known architecture in another configuration is recognised by its parameter shapes (and runs like the original).
+        var mlpPath = Path.Combine(dir, "mlp.dat");
+        using (var mlp = ReferenceModels.Mlp(4, new[] { 3, 5 }, 2, seed: 9))
+        {
+            mlp.save(mlpPath);
+            using var reopened = ModelZoo.Load(mlpPath);
+            Assert.Equal(new long[] { 4 }, reopened.InputShape);
+            using var v = randn(3, 4);
+            using (no_grad()) Assert.True(reopened.Module.call(v).allclose(mlp.call(v)));
+        }
+
+        // An architecture the library does not know: the error names the file and lists the file's parameters.
+        var other = Path.Combine(dir, "other.dat");
+        using (var unknown = torch.nn.Sequential(("features", torch.nn.Conv2d(3, 4, 3)), ("head", torch.nn.Linear(4, 2)))) unknown.save(other);
         var e2 = Assert.Throws<InvalidDataException>(() => ModelZoo.Open(other));
-        Assert.Contains("mlp.dat", e2.Message);
-        Assert.Contains("missing", e2.Message);
+        Assert.Contains("other.dat", e2.Message);
+        Assert.Contains("features.weight [4, 3, 3, 3]", e2.Message);
 
         // Same names, another shape: the parameter is named, and the target keeps its weights.
         using var wide = new ShapesNet(seed: 4, classes: 5);
