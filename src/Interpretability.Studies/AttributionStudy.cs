@@ -86,11 +86,11 @@ public sealed class AttributionStudy : Study
     /// appended after these in <see cref="Run"/>.
     /// </summary>
     /// <param name="model">The classifier.</param>
-    /// <param name="camLayer">Grad-CAM's layer (a convolution's path).</param>
+    /// <param name="camLayer">Grad-CAM's layer (a convolution's path); null leaves Grad-CAM and guided Grad-CAM out.</param>
     /// <param name="quick">Fewer steps and samples.</param>
     /// <param name="seed">Seed of the random methods.</param>
     /// <param name="batches">Chooses integrated gradients' internal batch size.</param>
-    public static IReadOnlyList<AttributionStudyMethod> GradientMethods(nn.Module<Tensor, Tensor> model, string camLayer, bool quick, int seed, IBatchRunner? batches = null)
+    public static IReadOnlyList<AttributionStudyMethod> GradientMethods(nn.Module<Tensor, Tensor> model, string? camLayer, bool quick, int seed, IBatchRunner? batches = null)
     {
         batches ??= FixedBatchRunner.Instance;
         int steps = quick ? 16 : 50, samples = quick ? 8 : 50;
@@ -107,10 +107,10 @@ public sealed class AttributionStudy : Study
             new("deeplift", "DeepLift (rescale)", (x, t) => new DeepLift(model).Attribute(x, t)),
             new("guided_backprop", "guided backprop", (x, t) => new GuidedBackprop(model).Attribute(x, t)),
             new("deconvolution", "deconvolution", (x, t) => new Deconvolution(model).Attribute(x, t)),
-            new("grad_cam", $"Grad-CAM at {camLayer}", (x, t) => new GradCam(model, camLayer).Attribute(x, t)),
-            new("guided_grad_cam", "guided Grad-CAM", (x, t) => new GuidedGradCam(model, camLayer).Attribute(x, t)),
+            new("grad_cam", $"Grad-CAM at {camLayer}", (x, t) => new GradCam(model, camLayer!).Attribute(x, t)),
+            new("guided_grad_cam", "guided Grad-CAM", (x, t) => new GuidedGradCam(model, camLayer!).Attribute(x, t)),
             new("lrp", "LRP (ε for fc, z⁺ for conv)", (x, t) => new Lrp(model).Attribute(x, t)),
-        };
+        }.Where(m => camLayer is not null || m.Name is not ("grad_cam" or "guided_grad_cam")).ToList();
     }
 
     /// <summary>
@@ -205,13 +205,28 @@ public sealed class AttributionStudy : Study
         var tiles = new List<(string, Tensor)>();
         var perMethod = new Metrics();
         var rows = new List<IReadOnlyList<string>>();
+        var ran = new List<AttributionStudyMethod>();
+        var refused = new List<KeyValuePair<string, string>>();
         for (int i = 0; i < selected.Count; i++)
         {
             var method = selected[i];
             Report(context, $"attributing with {method.Name}", 0.05 + 0.45 * i / selected.Count);
             using var scope = NewDisposeScope();
             var watch = Stopwatch.StartNew();
-            using var result = method.Run(x, target);
+            AttributionResult result;
+            try
+            {
+                result = method.Run(x, target);
+            }
+            catch (ArgumentException e) when (e.ParamName is "model" or "layer")
+            {
+                // A method that cannot explain this model says why (e.g. a nonlinearity it cannot hook): shown, not fatal.
+                refused.Add(new(method.Name, e.Message));
+                rows.Add(new[] { method.Name, "refused", e.Message });
+                continue;
+            }
+            using var owned = result;
+            ran.Add(method);
             var seconds = watch.Elapsed.TotalSeconds;
             var m = new Metrics();
             m.Set("seconds", Math.Round(seconds, 3));
@@ -226,20 +241,21 @@ public sealed class AttributionStudy : Study
             context.SavePng($"overlay_{method.Name}.png", AttributionPictures.OverlayPicture(image.cpu(), one, method.Title), method.Title);
             rows.Add(new[] { method.Name, seconds.ToString("F3", CultureInfo.InvariantCulture), m.Contains("completeness_error") ? m.GetDouble("completeness_error").ToString("G3", CultureInfo.InvariantCulture) : "—" });
         }
-        metrics.Set("methods", selected.Select(m => m.Name));
+        metrics.Set("methods", ran.Select(m => m.Name));
+        if (refused.Count > 0) metrics.Set("refused_methods", refused.Select(r => new Metrics().Set("method", r.Key).Set("reason", r.Value)));
         metrics.Set("per_method", perMethod);
         AtomicFile.WriteAllBytes(context.PathOf("comparison_grid.png"), AttributionPictures.ComparisonGrid(image.cpu(), tiles,
             $"Attribution of class {target} ({ClassName(target)}) by every method"));
         section.AddFigure(context.Figure("comparison_grid.png", "Every method on the same input, as signed overlays (red raises the explained score, blue lowers it; each map scaled to the 98th percentile of its own |values| (as Captum clips outliers), quoted in its title)."));
         section.AddTable(new Table("Per method: run time and completeness error |Σ attributions − (S(x) − S(0))| / |S(x) − S(0)| (— where attributions are not input-shaped).",
             new[] { "method", "seconds", "completeness error" }, rows));
-        section.AddFigureRow(selected.Select(m => context.Figure($"overlay_{m.Name}.png", m.Title)).ToList());
+        section.AddFigureRow(ran.Select(m => context.Figure($"overlay_{m.Name}.png", m.Title)).ToList());
         foreach (var (_, t) in tiles) t.Dispose();
-        FaithfulnessSection(context, section, metrics, opened, layers, x, target, selected, image);
+        FaithfulnessSection(context, section, metrics, opened, layers, x, target, ran, image);
         bool all = options.Method == "all";
         if (all || options.Method == "integrated_gradients") ConvergenceSection(context, section, metrics, model, x, target);
         if (all || options.Method == "lrp") LrpSection(context, section, metrics, model, x, target, image);
-        if (all || options.Method is "grad_cam" or "guided_grad_cam") LayerSection(context, section, metrics, opened, layers, x, target, image);
+        if ((all || options.Method is "grad_cam" or "guided_grad_cam") && layers.Cam is not null) LayerSection(context, section, metrics, opened, layers, x, target, image);
         if (all) CircuitSection(context, section, metrics, opened, layers, x);
         if (all || options.Method == "integrated_gradients") PerClassSection(context, section, metrics, opened, images, labels, ClassName);
         Report(context, "done", 1);
@@ -399,14 +415,14 @@ public sealed class AttributionStudy : Study
     }
 
     /// <summary>The layers the study's sections use, chosen from the model's own convolutions.</summary>
-    /// <param name="Cam">Grad-CAM's layer.</param>
+    /// <param name="Cam">Grad-CAM's layer; null for a model without a convolution (Grad-CAM is then left out).</param>
     /// <param name="GradCamLayers">Grad-CAM at several depths: the last three convolutions.</param>
     /// <param name="LayerIg">Layer integrated gradients: the activation after the second-last convolution.</param>
     /// <param name="Circuit">Activation × weight: from the activation after the third-last convolution to the second-last
     /// convolution, with the number of output positions of the latter.</param>
     /// <param name="Expanded">Expanded weights: from the activation after the fourth-last convolution to the second-last, and the leaf layers between.</param>
     /// <param name="Adjacent">Adjacent weights: from the layer that feeds the third-last convolution to it.</param>
-    public sealed record AttributionLayers(string Cam, IReadOnlyList<string> GradCamLayers, string? LayerIg, (string From, string To, long ToPositions)? Circuit,
+    public sealed record AttributionLayers(string? Cam, IReadOnlyList<string> GradCamLayers, string? LayerIg, (string From, string To, long ToPositions)? Circuit,
         (string From, string To, IReadOnlyList<string> Between)? Expanded, (string From, string To)? Adjacent);
 
     /// <summary>
@@ -415,13 +431,12 @@ public sealed class AttributionStudy : Study
     /// </summary>
     /// <param name="model">The surveyed model.</param>
     /// <param name="camLayer">Grad-CAM's layer, or null for the last convolution.</param>
-    /// <exception cref="ArgumentException">The layer does not exist or has no <c>[batch, channels, h, w]</c> output, or the
-    /// model has no convolution.</exception>
+    /// <exception cref="ArgumentException">The layer does not exist or has no <c>[batch, channels, h, w]</c> output.</exception>
     public static AttributionLayers ChooseLayers(StudyModel model, string? camLayer)
     {
         ArgumentNullException.ThrowIfNull(model);
         var convs = model.Convolutions;
-        string cam;
+        string? cam;
         if (camLayer is not null)
         {
             var layer = model.Layer(camLayer, "layer");
@@ -430,10 +445,9 @@ public sealed class AttributionStudy : Study
                                             $"Spatial layers: {string.Join(", ", model.Layers.Where(l => l.IsSpatial).Select(l => l.Path).Distinct())}.", "layer");
             cam = camLayer;
         }
-        else cam = convs.Count > 0 ? convs[^1].Path
-            : throw new ArgumentException($"layer: the model has no Conv2d layer to choose for Grad-CAM; name a layer with a [batch, channels, h, w] output. Layers: {model.LayerList}.", "layer");
+        else cam = convs.Count > 0 ? convs[^1].Path : null;
         var gradCamLayers = convs.Skip(Math.Max(0, convs.Count - 3)).Select(c => c.Path).ToList();
-        if (gradCamLayers.Count == 0) gradCamLayers.Add(cam);
+        if (gradCamLayers.Count == 0 && cam is not null) gradCamLayers.Add(cam);
         string? layerIg = convs.Count >= 2 ? LayerSurvey.ActivationAfter(model.Layers, convs[^2]).Path : null;
         (string, string, long)? circuit = null;
         (string, string, IReadOnlyList<string>)? expanded = null;
