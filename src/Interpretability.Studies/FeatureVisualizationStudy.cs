@@ -183,7 +183,7 @@ public sealed class FeatureVisualizationStudy : Study
                 var fvOptions = new FeatureVisualizationOptions(Steps: steps, LearningRate: lr, Height: size, Width: size, Batch: group.Length * tilesPer,
                     Parameterization: kind, Seed: context.Seed + 1000 * li + g, Thresholds: thresholds);
                 var lastReport = DateTime.UtcNow;
-                var progress = new SyncProgress<FeatureVisualizationProgress>(p =>
+                var progress = new SynchronousProgress<FeatureVisualizationProgress>(p =>
                 {
                     if ((DateTime.UtcNow - lastReport).TotalSeconds < 0.5 && p.Step != p.Steps) return;
                     lastReport = DateTime.UtcNow;
@@ -355,10 +355,5 @@ public sealed class FeatureVisualizationStudy : Study
         {
             foreach (var b in bitmaps) b.Dispose();
         }
-    }
-
-    private sealed class SyncProgress<T>(Action<T> action) : IProgress<T>
-    {
-        public void Report(T value) => action(value);
     }
 }
