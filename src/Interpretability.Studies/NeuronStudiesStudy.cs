@@ -178,17 +178,17 @@ public sealed class NeuronStudiesStudy : Study
         // 3. Dataset, top examples, AUC.
         Report(context, "dataset examples", 0.35);
         using var data = ShapesDataset.Test(quick ? 200 : 1000);
-        var (maxAct, argAct, side) = TopExamples.MaxOverPositions(model, focus, data.Images);
+        var scan = DatasetScan.Run(model, focus, data.Images);
+        var side = scan.Width;
         var channels = fam.Units.Select(u => u.Channel).ToList();
         int k = quick ? 4 : 6;
         IReadOnlyList<IReadOnlyList<DatasetExample>> examples;
-        using (maxAct)
-        using (argAct)
+        using (scan)
         {
-            examples = TopExamples.Rank(maxAct, argAct, side, channels, k);
+            using (var top = scan.Top(channels, k)) examples = TopExamples.From(top);
             var isCurve = data.Geometry.Select(g => ShapesDataset.CurveClasses.Contains(g.ClassName)).ToList();
-            var m = maxAct.contiguous().data<float>().ToArray();
-            int c = (int)maxAct.shape[1];
+            var m = scan.Max.contiguous().data<float>().ToArray();
+            int c = scan.Channels;
             var aucs = channels.Select(ch => CurveFamilies.Auc(Enumerable.Range(0, data.Count).Select(i => (double)m[i * c + ch]).ToList(), isCurve)).ToList();
             var unitMetrics = fam.Units.Select((u, i) => new Metrics()
                 .Set("layer", u.Layer).Set("unit", u.Channel)

@@ -501,10 +501,11 @@ public class VisualizerTests
         using var model = Sequential(("conv", conv));
         var brightness = tensor(new float[] { 0.2f, 0.9f, 0.5f, 0.1f, 0.7f });
         var images = brightness.reshape(5, 1, 1, 1).expand(5, 3, 4, 4).contiguous();
-        using var set = DatasetExamples.TopK(model, "conv", images, k: 2, batchSize: 2);
+        using var scan = Interpretability.Probing.DatasetScan.Run(model, "conv", images, batchSize: 2);
+        using var set = scan.Top(k: 2);
         Assert.Equal(new long[] { 1, 4 }, set.Indices[0].data<long>().ToArray());
         Assert.Equal(new long[] { 3, 0 }, set.Indices[1].data<long>().ToArray());
-        Assert.Equal(3 * brightness.mean().ToDouble(), set.MeanActivation[0].ToDouble(), 5);
+        Assert.Equal(3 * brightness.mean().ToDouble(), scan.MeanActivation[0].ToDouble(), 5);
         var montage = DatasetExamples.Montage(set, 0, images);
         Assert.Equal(new long[] { 3, 4, 9 }, montage.shape);
     }
