@@ -176,7 +176,7 @@ public sealed class AttributionStudy : Study
         var ofClass = (labels == context.Seed % ClassNames.Count).nonzero().flatten();
         var defaultIndex = ofClass.numel() > 0 ? ofClass[0].ToInt64() : 0;
         var defaultLabel = labels[defaultIndex].ToInt64();
-        var image = (options.Image is null ? images[defaultIndex].clone() : opened.Adapt(LoadImage(options.Image, (int)size).unsqueeze(0))[0]).to(device);
+        var image = (options.Image is null ? images[defaultIndex].clone() : opened.Adapt(Png.Read(options.Image, (int)size, (int)opened.InputShape[2]).unsqueeze(0))[0]).to(device);
         if (quick) (images, labels) = (images.narrow(0, 0, 22), labels.narrow(0, 0, 22));
         var x = image.unsqueeze(0);
         Tensor logits;
@@ -563,14 +563,4 @@ public sealed class AttributionStudy : Study
         values.FirstOrDefault(kv => kv.Key == name) is { Key: not null } kv ? kv.Value.ToString(format, CultureInfo.InvariantCulture) : "—";
 
     private static readonly HashSet<string> PerturbationNames = new() { "occlusion", "feature_ablation", "shapley_value_sampling", "kernel_shap", "lime" };
-
-    /// <summary>Reads a picture as the model's input: RGB in [0, 1], resized (bilinear, antialiased) to size×size.</summary>
-    /// <returns><c>[3, size, size]</c> float32.</returns>
-    public static Tensor LoadImage(string path, int size)
-    {
-        using var scope = NewDisposeScope();
-        var image = Png.Read(path);
-        var resized = nn.functional.interpolate(image.unsqueeze(0), new long[] { size, size }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)[0];
-        return resized.clamp(0, 1).contiguous().MoveToOuterDisposeScope();
-    }
 }

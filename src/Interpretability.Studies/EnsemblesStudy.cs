@@ -70,13 +70,7 @@ public sealed class EnsemblesStudy : Study
     public static Tensor LoadTarget(string path, int size)
     {
         if (size < 8) throw new ArgumentOutOfRangeException(nameof(size), size, "size must be at least 8.");
-        using var scope = NewDisposeScope();
-        var image = Png.Read(path);
-        long h = image.shape[1], w = image.shape[2];
-        var scale = (double)size / Math.Max(h, w);
-        long nh = Math.Max(1, (long)Math.Round(h * scale)), nw = Math.Max(1, (long)Math.Round(w * scale));
-        var resized = nn.functional.interpolate(image.unsqueeze(0), new[] { nh, nw }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)[0];
-        return resized.clamp(0, 1).contiguous().MoveToOuterDisposeScope();
+        return Png.ReadWithLongerSide(path, size);
     }
 
     /// <inheritdoc />
@@ -777,10 +771,4 @@ public sealed class EnsemblesStudy : Study
     private static double Finite(double v) => double.IsFinite(v) ? v : 1e12;
 
     private static string F(double v, string format) => double.IsPositiveInfinity(v) ? "∞" : v.ToString(format, CultureInfo.InvariantCulture);
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and arrive late).</summary>
-    private sealed class SynchronousProgress<T>(Action<T> action) : IProgress<T>
-    {
-        public void Report(T value) => action(value);
-    }
 }

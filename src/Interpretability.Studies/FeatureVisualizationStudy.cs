@@ -159,12 +159,12 @@ public sealed class FeatureVisualizationStudy : Study
             // picks (on CUDA: halved on out-of-memory and remembered per key) with the same result.
             var scanKey = $"featviz-dataset-examples:{layer}:{string.Join('x', test.shape)}";
             double[] allMeans;
-            using (var full = context.Batches.Run(scanKey, DatasetExamples.DefaultBatchSize, b => DatasetExamples.TopK(model, layer, test, null, k: 1, batchSize: b)))
-                allMeans = full.MeanActivation.data<double>().ToArray();
+            using var scan = context.Batches.Run(scanKey, DatasetScan.DefaultBatchSize, b => DatasetScan.Run(model, layer, test, b));
+            allMeans = scan.MeanActivation.data<double>().ToArray();
             int layerDead = allMeans.Count(m => m <= 0);
             var channels = PickChannels(channelCount, quick, allMeans);
-            using var examples = context.Batches.Run(scanKey, DatasetExamples.DefaultBatchSize, b => DatasetExamples.TopK(model, layer, test, channels, k: quick ? 4 : 9, batchSize: b));
-            var means = examples.MeanActivation.data<double>().ToArray();
+            using var examples = scan.Top(channels, k: quick ? 4 : 9);
+            var means = channels.Select(c => allMeans[c]).ToArray();
 
             int tilesPer = options.Objective == "diversity" ? (quick ? 2 : options.DiverseTiles) : 1;
             var images = new List<Tensor>();
@@ -184,7 +184,7 @@ public sealed class FeatureVisualizationStudy : Study
                 var fvOptions = new FeatureVisualizationOptions(Steps: steps, LearningRate: lr, Height: size, Width: size, Batch: group.Length * tilesPer,
                     Parameterization: kind, Seed: context.Seed + 1000 * li + g, Thresholds: thresholds);
                 var lastReport = DateTime.UtcNow;
-                var progress = new SyncProgress<FeatureVisualizationProgress>(p =>
+                var progress = new SynchronousProgress<FeatureVisualizationProgress>(p =>
                 {
                     if ((DateTime.UtcNow - lastReport).TotalSeconds < 0.5 && p.Step != p.Steps) return;
                     lastReport = DateTime.UtcNow;
@@ -208,8 +208,8 @@ public sealed class FeatureVisualizationStudy : Study
             }
             var all = cat(images, 0);                                              // [channels × tilesPer, 3, H, W], channel-major
             var allOnDevice = all.to(context.Device);                              // the study's dispose scope frees it
-            using var optimisedMeans = context.Batches.Run($"featviz-channel-means:{layer}:{string.Join('x', allOnDevice.shape)}", DatasetExamples.DefaultBatchSize,
-                b => DatasetExamples.ChannelMeans(model, layer, allOnDevice, b));
+            using var optimisedMeans = context.Batches.Run($"featviz-channel-means:{layer}:{string.Join('x', allOnDevice.shape)}", DatasetScan.DefaultBatchSize,
+                b => DatasetScan.ChannelMeans(model, layer, allOnDevice, b));
             var om = optimisedMeans.cpu();
             var optimised = new double[channels.Count];
             var gains = new double[channels.Count];
@@ -356,10 +356,5 @@ public sealed class FeatureVisualizationStudy : Study
         {
             foreach (var b in bitmaps) b.Dispose();
         }
-    }
-
-    private sealed class SyncProgress<T>(Action<T> action) : IProgress<T>
-    {
-        public void Report(T value) => action(value);
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Interpretability.Attribution;
 using Interpretability.Imaging;
 using Interpretability.Models;
 using Interpretability.NeuronStudies;
@@ -186,17 +187,17 @@ public sealed class NeuronStudiesStudy : Study
         // 3. Dataset, top examples, AUC.
         Report(context, "dataset examples", 0.35);
         using var data = ShapesDataset.Test(quick ? 200 : 1000);
-        var (maxAct, argAct, side) = TopExamples.MaxOverPositions(model, focus, data.Images);
+        var scan = DatasetScan.Run(model, focus, data.Images);
+        var side = scan.Width;
         var channels = fam.Units.Select(u => u.Channel).ToList();
         int k = quick ? 4 : 6;
         IReadOnlyList<IReadOnlyList<DatasetExample>> examples;
-        using (maxAct)
-        using (argAct)
+        using (scan)
         {
-            examples = TopExamples.Rank(maxAct, argAct, side, channels, k);
+            using (var top = scan.Top(channels, k)) examples = TopExamples.From(top);
             var isCurve = data.Geometry.Select(g => ShapesDataset.CurveClasses.Contains(g.ClassName)).ToList();
-            var m = maxAct.contiguous().data<float>().ToArray();
-            int c = (int)maxAct.shape[1];
+            var m = scan.Max.contiguous().data<float>().ToArray();
+            int c = scan.Channels;
             var aucs = channels.Select(ch => CurveFamilies.Auc(Enumerable.Range(0, data.Count).Select(i => (double)m[i * c + ch]).ToList(), isCurve)).ToList();
             var unitMetrics = fam.Units.Select((u, i) => new Metrics()
                 .Set("layer", u.Layer).Set("unit", u.Channel)
@@ -366,7 +367,7 @@ public sealed class NeuronStudiesStudy : Study
         if (conv != focus && LayerPath.Find(model, conv) is TorchSharp.Modules.Conv2d)
         {
             var ex = examples[channels.IndexOf(target.Channel)];
-            var (contrib, total) = Circuits.ActivationTimesWeight(model, conv, target.Channel, data.Images, ex);
+            var (contrib, total) = MeanCircuit(model, conv, target.Channel, data.Images, ex);
             // The previous ReLU (relu(K−1)) feeds conv K through a max-pool, which keeps channels: its curve units label the bars.
             var prevLayer = "relu" + (int.Parse(focus[4..], CultureInfo.InvariantCulture) - 1);
             var prefs = new double?[contrib.Length];
@@ -382,7 +383,7 @@ public sealed class NeuronStudiesStudy : Study
                 }
             }
             section.AddFigure(context.SavePng("circuit.png",
-                Circuits.Chart(contrib, prefs, $"Activation × weight from {prevLayer} channels into {focus}:{target.Channel} (pref. {Deg(target.PreferredOrientation):F0}°)"),
+                CircuitChart(contrib, prefs, $"Activation × weight from {prevLayer} channels into {focus}:{target.Channel} (pref. {Deg(target.PreferredOrientation):F0}°)"),
                 $"Contributions of the previous layer's channels to {conv}:{target.Channel} at its argmax positions (mean over its top {ex.Count} examples; their sum " +
                 $"{total:G3} = pre-activation − bias), the 16 largest in magnitude ordered by the input channel's preferred curve orientation ('–': not curve-like)."));
             metrics.Set("circuit_target_unit", target.Channel);
@@ -426,7 +427,7 @@ public sealed class NeuronStudiesStudy : Study
             long s = act.shape[2];
             using var mat = act.permute(0, 2, 3, 1).reshape(-1, act.shape[1]).clamp_min(0);
             int rank = 4;
-            var (w, h, err) = Circuits.Nmf(mat, rank, quick ? 200 : 600, context.Seed);
+            var (w, h, err) = Nmf.Factorize(mat, rank, quick ? 200 : 600, context.Seed);
             using (w)
             using (h)
             {
@@ -453,6 +454,48 @@ public sealed class NeuronStudiesStudy : Study
                 $"Non-negative factorisation (Lee & Seung) of {focus}'s activations [positions × channels] over these images: each component's spatial map over the image and its three heaviest channels (relative error {err:F3})."));
         }
         Report(context, "done", 1);
+    }
+
+    /// <summary>
+    /// Activation × weight into channel <paramref name="unit"/> of the conv layer <paramref name="conv"/> from the channels
+    /// of its input, each example at its own argmax position (<see cref="Circuits"/>, in float64: every product exact),
+    /// averaged over the examples; the contributions sum to the mean pre-activation minus the bias.
+    /// </summary>
+    /// <returns>Mean contribution per input channel, and their sum.</returns>
+    private static (double[] Contributions, double PreActivationMinusBias) MeanCircuit(nn.Module<Tensor, Tensor> model, string conv, int unit,
+        Tensor images, IReadOnlyList<DatasetExample> examples)
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = images.index_select(0, torch.tensor(examples.Select(e => (long)e.Index).ToArray(), device: images.device));
+        var positions = torch.tensor(examples.SelectMany(e => new long[] { e.Row, e.Col }).ToArray(), new long[] { examples.Count, 2 });
+        using var circuit = Circuits.Attribute(model, x, null, conv, positions, ScalarType.Float64);
+        var perExample = circuit.Attributions[.., unit, ..].cpu().contiguous().data<double>().ToArray();   // [examples, C_in]
+        int channels = (int)circuit.Attributions.shape[2];
+        var sum = new double[channels];
+        for (int e = 0; e < examples.Count; e++)
+            for (int i = 0; i < channels; i++) sum[i] += perExample[e * channels + i];
+        var mean = sum.Select(v => v / examples.Count).ToArray();
+        return (mean, mean.Sum());
+    }
+
+    /// <summary>
+    /// A bar chart of contributions ordered by the input units' preferred orientation (PNG bytes); input channels
+    /// without a preference (null) go last.
+    /// </summary>
+    /// <param name="contributions">Contribution per input channel.</param>
+    /// <param name="preferred">Preferred orientation (radians) per input channel, or null where it has none.</param>
+    /// <param name="title">Chart title.</param>
+    /// <param name="top">Bars to show: the largest |contribution| ones, then ordered by orientation.</param>
+    internal static byte[] CircuitChart(IReadOnlyList<double> contributions, IReadOnlyList<double?> preferred, string title, int top = 16)
+    {
+        ArgumentNullException.ThrowIfNull(contributions);
+        ArgumentNullException.ThrowIfNull(preferred);
+        if (preferred.Count != contributions.Count) throw new ArgumentException($"preferred needs {contributions.Count} entries; got {preferred.Count}.", nameof(preferred));
+        var chosen = Enumerable.Range(0, contributions.Count).OrderByDescending(i => Math.Abs(contributions[i])).Take(top)
+            .OrderBy(i => preferred[i] ?? double.MaxValue).ToList();
+        var labels = chosen.Select(i => preferred[i] is { } p ? $"{i}\n{p * 180 / Math.PI:F0}°" : $"{i}\n–").ToList();
+        return Charts.Bars(labels, chosen.Select(i => contributions[i]).ToList(),
+            new ChartOptions(title, "input channel (preferred orientation)", "activation × weight", Width: 1000, Height: 450));
     }
 
     /// <summary>Degrees of the circle covered by a set of orientations: 360° minus the largest gap between neighbours.</summary>

@@ -104,7 +104,7 @@ public sealed class AttributeCommand : StudyCommand
         {
             try
             {
-                using var probe = AttributionStudy.LoadImage(img, 64);
+                using var probe = Interpretability.Imaging.Png.Read(img, 64, 64);
             }
             catch (Exception e) when (e is FileNotFoundException or ArgumentException or IOException or UnauthorizedAccessException)
             {

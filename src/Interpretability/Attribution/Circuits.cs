@@ -26,41 +26,103 @@ public sealed record CircuitAttribution(Tensor Attributions, Tensor Kernels, Ten
 
 /// <summary>
 /// Circuits between channels of two layers, as in "Curve Detectors" / "Visualizing Weights" (Cammarata, Olah et al.,
-/// Distill 2020–21). <see cref="Attribute"/>: activation × weight, <c>attr[o, i] = Σ_p a_from[i, p] · ∂z_to[o]/∂a_from[i, p]</c>;
-/// between adjacent layers (a conv directly after <c>from</c>) this is exact, <c>Σ_i attr[o, i] = z_to[o] − b_o</c>, and
-/// it stays exact through ReLU and max pooling (positively homogeneous). <see cref="ExpandedWeights"/>: the weights from
-/// every channel of <c>from</c> to every channel of <c>to</c> as kernels <c>[out, in, kh, kw]</c>; between non-adjacent
-/// layers the path is linearised as in "Visualizing Weights" (ReLU-like activations → identity, max pooling → average
-/// pooling), so the expanded weights are the product of the conv weights across the intermediate linear layers.
+/// Distill 2020–21). <see cref="Attribute(nn.Module{Tensor, Tensor}, Tensor, string?, string, ValueTuple{long, long}?, ScalarType?)"/>:
+/// activation × weight, <c>attr[o, i] = Σ_p a_from[i, p] · ∂z_to[o]/∂a_from[i, p]</c>; between adjacent layers (a conv
+/// directly after <c>from</c>, or <c>from</c> = the conv's own input) this is exact, <c>Σ_i attr[o, i] = z_to[o] − b_o</c>,
+/// and it stays exact through ReLU and max pooling (positively homogeneous). <see cref="ExpandedWeights"/>: the weights
+/// from every channel of <c>from</c> to every channel of <c>to</c> as kernels <c>[out, in, kh, kw]</c>; between
+/// non-adjacent layers the path is linearised as in "Visualizing Weights" (ReLU-like activations → identity, max
+/// pooling → average pooling), so the expanded weights are the product of the conv weights across the intermediate
+/// linear layers.
 /// </summary>
 public static class Circuits
 {
     /// <summary>
     /// Activation × weight attribution from every channel of <paramref name="from"/> to every channel of the conv layer
-    /// <paramref name="to"/> (later in the forward pass).
+    /// <paramref name="to"/> (later in the forward pass), at one position of <paramref name="to"/>'s output or summed
+    /// over all of them.
     /// </summary>
     /// <param name="model">The model.</param>
     /// <param name="input">Input <c>[batch, ...]</c>.</param>
-    /// <param name="from">Earlier layer, output <c>[batch, in, h, w]</c>.</param>
+    /// <param name="from">Earlier layer, output <c>[batch, in, h, w]</c>; null = the input of <paramref name="to"/>
+    /// itself (the classic circuit into a unit from the channels that feed it).</param>
     /// <param name="to">Later layer, output <c>[batch, out, h', w']</c> (typically a conv layer, pre-activation).</param>
     /// <param name="position">(y, x) of the later layer's output to explain; null = the sum over all positions.</param>
-    public static CircuitAttribution Attribute(nn.Module<Tensor, Tensor> model, Tensor input, string from, string to, (long Y, long X)? position = null)
+    /// <param name="dtype">Type the products <c>a · ∂z/∂a</c> and their sums are formed and returned in; null = the
+    /// activations' type. Float64 with a float32 model makes each product exact (a float32 × float32 product fits a
+    /// float64) and the sums accurate to float64 rounding.</param>
+    public static CircuitAttribution Attribute(nn.Module<Tensor, Tensor> model, Tensor input, string? from, string to, (long Y, long X)? position = null, ScalarType? dtype = null)
     {
         CpuConvolutionCheck.Ensure();
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(input);
-        LayerCheck.Find(model, from, nameof(from));
-        LayerCheck.Find(model, to, nameof(to));
+        return Compute(model, input, from, to, dtype, (h, w) =>
+        {
+            if (position is not (var py, var px)) return null;
+            if (py < 0 || py >= h || px < 0 || px >= w)
+                throw new ArgumentOutOfRangeException(nameof(position), $"position must lie in [0, {h - 1}] × [0, {w - 1}] of '{to}' output; got ({py}, {px}).");
+            return Enumerable.Repeat(py * w + px, (int)input.shape[0]).ToArray();
+        });
+    }
+
+    /// <summary>
+    /// Activation × weight attribution as <see cref="Attribute(nn.Module{Tensor, Tensor}, Tensor, string?, string, ValueTuple{long, long}?, ScalarType?)"/>,
+    /// with a position of its own for every row of the batch: row <c>b</c> explains <paramref name="to"/>'s output at
+    /// <c>(positions[b, 0], positions[b, 1])</c>, e.g. each dataset example at its argmax. Between adjacent layers
+    /// <c>Σ_i Attributions[b, o, i] = z_to[b, o, y_b, x_b] − b_o</c> exactly.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="input">Input <c>[batch, ...]</c>.</param>
+    /// <param name="from">Earlier layer, output <c>[batch, in, h, w]</c>; null = the input of <paramref name="to"/> itself.</param>
+    /// <param name="to">Later layer, output <c>[batch, out, h', w']</c> (typically a conv layer, pre-activation).</param>
+    /// <param name="positions"><c>[batch, 2]</c> integer (y, x) of the later layer's output, one row per input row.</param>
+    /// <param name="dtype">Type the products and sums are formed and returned in; null = the activations' type (see the
+    /// other overload).</param>
+    public static CircuitAttribution Attribute(nn.Module<Tensor, Tensor> model, Tensor input, string? from, string to, Tensor positions, ScalarType? dtype = null)
+    {
+        CpuConvolutionCheck.Ensure();
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(positions);
+        if (positions.dim() != 2 || positions.shape[1] != 2 || positions.shape[0] != input.shape[0] || positions.is_floating_point() || positions.dtype == ScalarType.Bool)
+            throw new ArgumentException($"positions must be [batch, 2] integer (y, x) with batch = {input.shape[0]}; got {GradientCore.Shape(positions)} {positions.dtype}.", nameof(positions));
+        var yx = positions.to(ScalarType.Int64).cpu().contiguous().data<long>().ToArray();
+        return Compute(model, input, from, to, dtype, (h, w) =>
+        {
+            var flat = new long[yx.Length / 2];
+            for (int b = 0; b < flat.Length; b++)
+            {
+                long y = yx[2 * b], x = yx[2 * b + 1];
+                if (y < 0 || y >= h || x < 0 || x >= w)
+                    throw new ArgumentOutOfRangeException(nameof(positions), $"positions must lie in [0, {h - 1}] × [0, {w - 1}] of '{to}' output; row {b} is ({y}, {x}).");
+                flat[b] = y * w + x;
+            }
+            return flat;
+        });
+    }
+
+    /// <summary>
+    /// The shared body: <paramref name="flatPositions"/> gets <c>to</c>'s output size and returns, per input row, the flat
+    /// position <c>y · w' + x</c> to explain, or null for the sum over all positions.
+    /// </summary>
+    private static CircuitAttribution Compute(nn.Module<Tensor, Tensor> model, Tensor input, string? from, string to, ScalarType? dtype,
+        Func<long, long, long[]?> flatPositions)
+    {
+        if (from is not null) LayerCheck.Find(model, from, nameof(from));
+        var toModule = LayerCheck.Find(model, to, nameof(to));
         using var scope = NewDisposeScope();
         long batch = input.shape[0];
-        using var probe = ActivationRecorder.Capture(model, input, new[] { from, to });
-        var aFrom = probe[from];
+        using var probe = from is null
+            ? ActivationRecorder.Capture(model, input, new[] { to }, captureInputs: true)
+            : ActivationRecorder.Capture(model, input, new[] { from, to });
+        var aFrom = from is null ? probe.Inputs[to] : probe[from];
         var zTo = probe[to];
+        var fromName = from is null ? $"the input of '{to}'" : $"'{from}'";
         if (aFrom.dim() != 4 || zTo.dim() != 4)
-            throw new ArgumentException($"Circuits need conv-shaped outputs [batch, channels, h, w]; '{from}' gives {GradientCore.Shape(aFrom)}, '{to}' gives {GradientCore.Shape(zTo)}.", nameof(from));
+            throw new ArgumentException($"Circuits need conv-shaped outputs [batch, channels, h, w]; {fromName} gives {GradientCore.Shape(aFrom)}, '{to}' gives {GradientCore.Shape(zTo)}.", from is null ? nameof(to) : nameof(from));
         long outC = zTo.shape[1], inC = aFrom.shape[1];
-        if (position is (var py, var px) && (py < 0 || py >= zTo.shape[2] || px < 0 || px >= zTo.shape[3]))
-            throw new ArgumentOutOfRangeException(nameof(position), $"position must lie in [0, {zTo.shape[2] - 1}] × [0, {zTo.shape[3] - 1}] of '{to}' output; got ({py}, {px}).");
+        var flat = flatPositions(zTo.shape[2], zTo.shape[3]);
+        var where = flat is null ? null : tensor(flat, device: zTo.device);                                  // [B]
 
         // One row per (input row, output channel): the gradient of channel o of `to` w.r.t. `from`'s output.
         var which = arange(batch, device: input.device).repeat_interleave(outC);
@@ -70,20 +132,26 @@ public static class Circuits
         Tensor g;
         using (var hooks = new HookScope(model))
         {
-            hooks.AddForwardHook(from, (_, output) => leaf.alias());
-            hooks.AddForwardHook(to, (_, output) => { captured = output.alias(); return null; });
             using var eg = enable_grad();
-            model.call(input.index_select(0, which));
+            if (from is null) captured = toModule.call(leaf);                  // `to` on its own input: nothing else runs
+            else
+            {
+                hooks.AddForwardHook(from, (_, output) => leaf.alias());
+                hooks.AddForwardHook(to, (_, output) => { captured = output.alias(); return null; });
+                model.call(input.index_select(0, which));
+            }
             if (captured is null) throw new ArgumentException($"Layer '{to}' did not run after '{from}'.", nameof(to));
             var z = captured.gather(1, channel.reshape(-1, 1, 1, 1).expand(-1, 1, captured.shape[2], captured.shape[3])).squeeze(1);  // [B·O, h', w']
-            var objective = position is (var y, var x) ? z[.., y, x] : z.sum(new long[] { 1, 2 });
+            var objective = where is null ? z.sum(new long[] { 1, 2 }) : z.flatten(1).gather(1, where.index_select(0, which).reshape(-1, 1)).squeeze(1);
             g = autograd.grad(new[] { objective.sum() }, new[] { leaf }, allow_unused: true)[0];
-            if (g is null || g.IsInvalid) throw new ArgumentException($"Layer '{to}' does not depend on '{from}'; is '{from}' earlier in the forward pass?", nameof(from));
+            if (g is null || g.IsInvalid)
+                throw new ArgumentException($"Layer '{to}' does not depend on {fromName}" + (from is null ? "." : $"; is '{from}' earlier in the forward pass?"), from is null ? nameof(to) : nameof(from));
         }
-        var kernels = (leaf.detach() * g).reshape(batch, outC, inC, aFrom.shape[2], aFrom.shape[3]);
+        var type = dtype ?? leaf.dtype;
+        var kernels = (leaf.detach().to(type) * g.to(type)).reshape(batch, outC, inC, aFrom.shape[2], aFrom.shape[3]);
         var attributions = kernels.sum(new long[] { 3, 4 });
-        var pre = position is (var yy, var xx) ? zTo[.., .., yy, xx] : zTo.sum(new long[] { 2, 3 });
-        return new CircuitAttribution(attributions.MoveToOuterDisposeScope(), kernels.MoveToOuterDisposeScope(), pre.clone().MoveToOuterDisposeScope());
+        var pre = where is null ? zTo.sum(new long[] { 2, 3 }) : zTo.flatten(2).gather(2, where.reshape(-1, 1, 1).expand(-1, outC, 1)).squeeze(2);
+        return new CircuitAttribution(attributions.MoveToOuterDisposeScope(), kernels.MoveToOuterDisposeScope(), pre.to(type).clone().MoveToOuterDisposeScope());
     }
 
     /// <summary>

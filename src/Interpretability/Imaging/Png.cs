@@ -65,6 +65,7 @@ public static class Png
     /// <summary>
     /// Reads a PNG (or any format SkiaSharp decodes) into <c>[3, H, W]</c> float32 RGB in [0, 1] (alpha is dropped).
     /// </summary>
+    /// <param name="path">The picture file.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="ArgumentException">The file cannot be decoded as an image.</exception>
     public static Tensor Read(string path)
@@ -74,6 +75,50 @@ public static class Png
         using var decoded = SKBitmap.Decode(path)
             ?? throw new ArgumentException($"'{path}' cannot be read as an image (not a PNG/JPEG/WebP, or corrupt).", nameof(path));
         return FromBitmap(decoded);
+    }
+
+    /// <summary>
+    /// Reads a picture (as <see cref="Read(string)"/>) resized to exactly <paramref name="height"/> ×
+    /// <paramref name="width"/> (bilinear, antialiased, then clamped to [0, 1]): e.g. a model's square input.
+    /// </summary>
+    /// <param name="path">The picture file.</param>
+    /// <param name="height">Rows of the result (≥ 1).</param>
+    /// <param name="width">Columns of the result (≥ 1).</param>
+    /// <returns><c>[3, height, width]</c> float32 RGB in [0, 1], on the CPU.</returns>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="ArgumentException">The file cannot be decoded as an image.</exception>
+    public static Tensor Read(string path, int height, int width)
+    {
+        if (height < 1) throw new ArgumentOutOfRangeException(nameof(height), height, "height must be at least 1.");
+        if (width < 1) throw new ArgumentOutOfRangeException(nameof(width), width, "width must be at least 1.");
+        using var image = Read(path);
+        return Resize(image, height, width);
+    }
+
+    /// <summary>
+    /// Reads a picture (as <see cref="Read(string)"/>) resized so that its longer side is <paramref name="longerSide"/>
+    /// pixels, keeping its aspect ratio (each side rounded, at least 1; bilinear, antialiased, then clamped to [0, 1]).
+    /// </summary>
+    /// <param name="path">The picture file.</param>
+    /// <param name="longerSide">Pixels of the longer side of the result (≥ 1).</param>
+    /// <returns><c>[3, H, W]</c> float32 RGB in [0, 1], on the CPU, with <c>max(H, W) = longerSide</c>.</returns>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="ArgumentException">The file cannot be decoded as an image.</exception>
+    public static Tensor ReadWithLongerSide(string path, int longerSide)
+    {
+        if (longerSide < 1) throw new ArgumentOutOfRangeException(nameof(longerSide), longerSide, "longerSide must be at least 1.");
+        using var image = Read(path);
+        long h = image.shape[1], w = image.shape[2];
+        var scale = (double)longerSide / Math.Max(h, w);
+        return Resize(image, Math.Max(1, (long)Math.Round(h * scale)), Math.Max(1, (long)Math.Round(w * scale)));
+    }
+
+    /// <summary><c>[3, H, W]</c> → <c>[3, height, width]</c>: bilinear with antialiasing, clamped to [0, 1], contiguous.</summary>
+    private static Tensor Resize(Tensor image, long height, long width)
+    {
+        using var scope = NewDisposeScope();
+        var resized = nn.functional.interpolate(image.unsqueeze(0), new[] { height, width }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)[0];
+        return resized.clamp(0, 1).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>Converts a bitmap to <c>[3, H, W]</c> float32 RGB in [0, 1].</summary>

@@ -77,18 +77,8 @@ public static class ModelZoo
     /// <summary>The ensembles study's article-preset coordinate network trained on the procedural bird (shipped as JSON).</summary>
     public static CoordinateNetwork CoordNetBird()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"interp-coordnet-bird-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
-        try
-        {
-            using (var stream = Resource("coordnet-bird.json"))
-            using (var file = File.Create(path))
-                stream.CopyTo(file);
-            return CoordinateNetwork.Load(path);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        using var stream = Resource("coordnet-bird.json");
+        return CoordinateNetwork.Load(stream, "embedded coordnet-bird.json");
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Reflection;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -56,8 +55,9 @@ public sealed record ReceptiveField(int Size, int Jump, double Start)
             names.Add(name);
             rf = child switch
             {
-                Conv2d c => rf.Then((int)c.weight!.shape[2], Get(c, "stride", 1), Get(c, "padding", 0), Get(c, "dilation", 1)),
-                MaxPool2d or AvgPool2d => rf.Then(Get(child, "kernel_size", 1), Get(child, "stride", Get(child, "kernel_size", 1)), Get(child, "padding", 0)),
+                Conv2d c => rf.Then((int)c.weight!.shape[2], First(c.stride, 1), ConvPadding(c), First(c.dilation, 1)),
+                MaxPool2d p => rf.Then(First(p.kernel_size, 1), First(p.stride ?? p.kernel_size, 1), First(p.padding, 0), First(p.dilation, 1)),
+                AvgPool2d p => rf.Then(First(p.kernel_size, 1), First(p.stride ?? p.kernel_size, 1), First(p.padding, 0)),
                 ReLU or LeakyReLU or Tanh or Sigmoid or GELU or BatchNorm2d or Dropout or Dropout2d or Identity => rf,
                 _ when name == layer => throw new ArgumentException($"Layer '{layer}' ({child.GetType().Name}) has no receptive field this calculator knows.", nameof(layer)),
                 _ => throw new ArgumentException($"Layer '{name}' ({child.GetType().Name}) before '{layer}' has an unknown effect on the receptive field.", nameof(layer)),
@@ -67,20 +67,11 @@ public sealed record ReceptiveField(int Size, int Jump, double Start)
         throw new ArgumentException($"No direct child named '{layer}'. Children: {string.Join(", ", names.Select(n => $"'{n}'"))}.", nameof(layer));
     }
 
-    /// <summary>Reads an int hyper-parameter that TorchSharp stores as long, long[], a tuple or null.</summary>
-    private static int Get(object module, string property, int fallback)
-    {
-        var p = module.GetType().GetProperty(property, BindingFlags.Public | BindingFlags.Instance);
-        var v = p?.GetValue(module);
-        return v switch
-        {
-            null => fallback,
-            long l => (int)l,
-            int i => i,
-            long[] a when a.Length > 0 => (int)a[0],
-            ValueTuple<long, long> t => (int)t.Item1,
-            ValueTuple<long, long, long> t3 => (int)t3.Item1,
-            _ => fallback,
-        };
-    }
+    /// <summary>The first (vertical) entry of a hyper-parameter TorchSharp keeps as <c>long[]</c>, or null where not given.</summary>
+    private static int First(long[]? values, int fallback) => values is { Length: > 0 } ? (int)values[0] : fallback;
+
+    /// <summary>A convolution's vertical padding; padding given by name ('same', 'valid') is null in TorchSharp.</summary>
+    private static int ConvPadding(Conv2d c) => c.padding is { Length: > 0 } p ? (int)p[0]
+        : c.padding_type == Padding.Same ? First(c.dilation, 1) * ((int)c.weight!.shape[2] - 1) / 2
+        : 0;
 }

@@ -12,83 +12,43 @@ namespace Interpretability.NeuronStudies;
 public sealed record DatasetExample(int Index, double Activation, int Row, int Col);
 
 /// <summary>
-/// Dataset examples: the images that activate a unit most (its max over positions), and receptive-field crops around
-/// the argmax position.
+/// Dataset examples of units: the images that activate a unit most (its max over positions, found by
+/// <see cref="DatasetScan"/>) as <see cref="DatasetExample"/> records, and receptive-field crops around the argmax
+/// position.
 /// </summary>
 public static class TopExamples
 {
-    /// <summary>Per image and channel, the largest activation over positions and its position.</summary>
+    /// <summary>The top <paramref name="k"/> images of each listed channel, by the channel's max over positions.</summary>
     /// <param name="model">Image model.</param>
     /// <param name="layer">Layer path with output <c>[N, C, s, s]</c>.</param>
     /// <param name="images"><c>[N, 3, H, W]</c>.</param>
-    /// <param name="batchSize">Images per forward pass.</param>
-    /// <returns>Max <c>[N, C]</c> float32 and flat argmax position <c>[N, C]</c> int64 (row · s + col), CPU, and the layer's side s.</returns>
-    public static (Tensor Max, Tensor ArgMax, int Side) MaxOverPositions(nn.Module<Tensor, Tensor> model, string layer, Tensor images, int batchSize = 256)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(images);
-        if (images.dim() != 4) throw new ArgumentException($"images must be [N, 3, H, W]; got [{string.Join(", ", images.shape)}].", nameof(images));
-        if (!LayerPath.All(model).Contains(layer)) throw LayerPath.UnknownPath(model, layer, nameof(layer));
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
-        using var scope = NewDisposeScope();
-        var maxes = new List<Tensor>();
-        var args = new List<Tensor>();
-        int side = 0;
-        for (long start = 0; start < images.shape[0]; start += batchSize)
-        {
-            using var cap = ActivationRecorder.Capture(model, images.narrow(0, start, Math.Min(batchSize, images.shape[0] - start)), new[] { layer });
-            var a = cap[layer].to(ScalarType.Float32).cpu();
-            if (a.dim() != 4) throw new ArgumentException($"Layer '{layer}' output must be [N, C, s, s]; got [{string.Join(", ", a.shape)}].", nameof(layer));
-            side = (int)a.shape[3];
-            var (m, i) = a.flatten(2).max(2);
-            maxes.Add(m);
-            args.Add(i);
-        }
-        return (cat(maxes, 0).MoveToOuterDisposeScope(), cat(args, 0).MoveToOuterDisposeScope(), side);
-    }
-
-    /// <summary>The top <paramref name="k"/> images of each listed channel, by the channel's max over positions.</summary>
-    /// <param name="model">Image model.</param>
-    /// <param name="layer">Layer path.</param>
-    /// <param name="images"><c>[N, 3, H, W]</c>.</param>
     /// <param name="channels">Channels to rank (null = all).</param>
     /// <param name="k">Examples per channel (capped at N).</param>
-    /// <returns>Per listed channel, its examples in decreasing activation.</returns>
+    /// <returns>Per listed channel, its examples in decreasing activation (ties: the lower image index first).</returns>
     public static IReadOnlyList<IReadOnlyList<DatasetExample>> Find(nn.Module<Tensor, Tensor> model, string layer, Tensor images,
         IReadOnlyList<int>? channels = null, int k = 16)
     {
         if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be at least 1.");
-        var (max, arg, side) = MaxOverPositions(model, layer, images);
-        using (max)
-        using (arg)
-            return Rank(max, arg, side, channels, k);
+        using var scan = DatasetScan.Run(model, layer, images);
+        using var top = scan.Top(channels, k);
+        return From(top);
     }
 
-    /// <summary>Ranks precomputed maxima (from <see cref="MaxOverPositions"/>) into top-k examples per channel.</summary>
-    /// <param name="max"><c>[N, C]</c> max over positions (float32 on the CPU, as <see cref="MaxOverPositions"/>
-    /// gives).</param>
-    /// <param name="argMax"><c>[N, C]</c> int64 flat argmax positions (row · s + col), on the CPU.</param>
-    /// <param name="side">Side s of the layer's output.</param>
-    /// <param name="channels">Channels to rank (null = all).</param>
-    /// <param name="k">Examples per channel (capped at N).</param>
-    public static IReadOnlyList<IReadOnlyList<DatasetExample>> Rank(Tensor max, Tensor argMax, int side, IReadOnlyList<int>? channels, int k)
+    /// <summary>The rows of a ranking (<see cref="LayerScan.Top"/>) as example records, one list per channel.</summary>
+    /// <param name="top">The ranking.</param>
+    public static IReadOnlyList<IReadOnlyList<DatasetExample>> From(TopActivations top)
     {
-        ArgumentNullException.ThrowIfNull(max);
-        ArgumentNullException.ThrowIfNull(argMax);
-        int n = (int)max.shape[0], c = (int)max.shape[1];
-        channels ??= Enumerable.Range(0, c).ToList();
-        foreach (var ch in channels)
-            if (ch < 0 || ch >= c) throw new ArgumentOutOfRangeException(nameof(channels), ch, $"channel must be in [0, {c}).");
-        k = Math.Min(k, n);
-        var m = max.contiguous().data<float>().ToArray();
-        var a = argMax.contiguous().data<long>().ToArray();
-        var result = new List<IReadOnlyList<DatasetExample>>();
-        foreach (var ch in channels)
-        {
-            var order = Enumerable.Range(0, n).OrderByDescending(i => m[i * c + ch]).ThenBy(i => i).Take(k);
-            result.Add(order.Select(i => new DatasetExample(i, m[i * c + ch], (int)(a[i * c + ch] / side), (int)(a[i * c + ch] % side))).ToList());
-        }
-        return result;
+        ArgumentNullException.ThrowIfNull(top);
+        long k = top.Indices.shape[1];
+        var index = top.Indices.contiguous().data<long>().ToArray();
+        var value = top.Values.contiguous().data<float>().ToArray();
+        var row = top.Rows.contiguous().data<long>().ToArray();
+        var col = top.Cols.contiguous().data<long>().ToArray();
+        return Enumerable.Range(0, top.Channels.Count)
+            .Select(r => (IReadOnlyList<DatasetExample>)Enumerable.Range(0, (int)k)
+                .Select(j => r * k + j)
+                .Select(i => new DatasetExample((int)index[i], value[i], (int)row[i], (int)col[i])).ToList())
+            .ToList();
     }
 
     /// <summary>

@@ -230,17 +230,34 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
     }
 
     /// <summary>Loads a network written by <see cref="Save"/>.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="dtype">Floating-point type of the loaded parameters.</param>
+    /// <param name="device">Device of the loaded parameters (null = the CPU).</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a saved coordinate network.</exception>
     public static CoordinateNetwork Load(string path, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"Network file '{path}' does not exist.", path);
+        using var stream = File.OpenRead(path);
+        return Load(stream, path, dtype, device);
+    }
+
+    /// <summary>Loads a network written by <see cref="Save"/> from a stream (a file, an embedded resource, …).</summary>
+    /// <param name="stream">The saved JSON, read from its current position to its end; the caller keeps and disposes it.</param>
+    /// <param name="sourceName">What the stream holds (a path, a resource name), named in errors.</param>
+    /// <param name="dtype">Floating-point type of the loaded parameters.</param>
+    /// <param name="device">Device of the loaded parameters (null = the CPU).</param>
+    /// <exception cref="InvalidDataException">The stream does not hold a saved coordinate network.</exception>
+    public static CoordinateNetwork Load(Stream stream, string sourceName, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentException.ThrowIfNullOrEmpty(sourceName);
         JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new InvalidDataException($"'{path}' is not valid JSON: {e.Message}", e); }
+        try { root = JsonNode.Parse(stream); }
+        catch (JsonException e) { throw new InvalidDataException($"'{sourceName}' is not valid JSON: {e.Message}", e); }
         if (root is not JsonObject o || (string?)o["format"] != FileFormat)
-            throw new InvalidDataException($"'{path}' is not a saved coordinate network (expected \"format\": \"{FileFormat}\").");
+            throw new InvalidDataException($"'{sourceName}' is not a saved coordinate network (expected \"format\": \"{FileFormat}\").");
         try
         {
             var synapses = o["synapses"]!.AsArray();
@@ -255,7 +272,7 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
         }
         catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or ArgumentException)
         {
-            throw new InvalidDataException($"'{path}' holds an invalid coordinate network: {e.Message}", e);
+            throw new InvalidDataException($"'{sourceName}' holds an invalid coordinate network: {e.Message}", e);
         }
     }
 

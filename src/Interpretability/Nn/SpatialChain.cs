@@ -1,4 +1,3 @@
-using System.Reflection;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -48,12 +47,12 @@ public sealed record SpatialStage(string Name, int KernelHeight, int KernelWidth
         {
             case Conv2d c:
             {
-                if (!string.Equals(Property(c, "padding_mode")?.ToString(), "zeros", StringComparison.OrdinalIgnoreCase)) return null;
-                var pad = Pair(Property(c, "padding"), -1);
+                if (c.padding_mode != PaddingModes.Zeros) return null;
+                var pad = Pair(c.padding, -1);
                 if (pad.Y < 0) return null;                                           // 'same'/'valid' given by name: not handled
-                var stride = Pair(Property(c, "stride"), 1);
-                var dilation = Pair(Property(c, "dilation"), 1);
-                var groups = (long)(Property(c, "groups") ?? 1L);
+                var stride = Pair(c.stride, 1);
+                var dilation = Pair(c.dilation, 1);
+                var groups = c.groups;
                 long kh = c.weight!.shape[2], kw = c.weight.shape[3];
                 var weight = c.weight;
                 var bias = c.bias;
@@ -63,20 +62,20 @@ public sealed record SpatialStage(string Name, int KernelHeight, int KernelWidth
             case MaxPool2d p:
             {
                 if (p.ceil_mode) return null;
-                var k = Pair(Property(p, "kernel_size"), 1);
-                var stride = Pair(Property(p, "stride") ?? Property(p, "kernel_size"), 1);
-                var pad = Pair(Property(p, "padding"), 0);
-                var dilation = Pair(Property(p, "dilation"), 1);
+                var k = Pair(p.kernel_size, 1);
+                var stride = Pair(p.stride ?? p.kernel_size, 1);
+                var pad = Pair(p.padding, 0);
+                var dilation = Pair(p.dilation, 1);
                 if (dilation.Y != 1 || dilation.X != 1) return null;
                 return new SpatialStage(name, k.Y, k.X, stride.Y, stride.X, pad.Y, pad.X, double.NegativeInfinity,
                     x => F.max_pool2d(x, new long[] { k.Y, k.X }, new long[] { stride.Y, stride.X }));
             }
             case AvgPool2d a:
             {
-                var k = Pair(Property(a, "kernel_size"), 1);
-                var stride = Pair(Property(a, "stride") ?? Property(a, "kernel_size"), 1);
-                var pad = Pair(Property(a, "padding"), 0);
-                if (pad.Y != 0 || pad.X != 0 || Property(a, "ceil_mode") is true) return null;
+                var k = Pair(a.kernel_size, 1);
+                var stride = Pair(a.stride ?? a.kernel_size, 1);
+                var pad = Pair(a.padding, 0);
+                if (pad.Y != 0 || pad.X != 0 || a.ceil_mode) return null;
                 return new SpatialStage(name, k.Y, k.X, stride.Y, stride.X, 0, 0, 0,
                     x => F.avg_pool2d(x, new long[] { k.Y, k.X }, new long[] { stride.Y, stride.X }));
             }
@@ -102,19 +101,13 @@ public sealed record SpatialStage(string Name, int KernelHeight, int KernelWidth
     internal Tensor Padded(Tensor input) =>
         PadY == 0 && PadX == 0 ? input : F.pad(input, new long[] { PadX, PadX, PadY, PadY }, PaddingModes.Constant, PadValue);
 
-    private static object? Property(object module, string name) =>
-        module.GetType().GetProperty(name, BindingFlags.Public | BindingFlags.Instance)?.GetValue(module);
-
-    // TorchSharp keeps these hyper-parameters as long, long[], a tuple or null.
-    private static (int Y, int X) Pair(object? value, int fallback) => value switch
+    // TorchSharp keeps these hyper-parameters as long[] ([y, x], or one value for both), or null where not given
+    // (AvgPool2d's stride and padding; a Conv2d's padding given by name, 'same' or 'valid').
+    private static (int Y, int X) Pair(long[]? value, int fallback) => value switch
     {
-        null => (fallback, fallback),
-        long l => ((int)l, (int)l),
-        int i => (i, i),
-        long[] a when a.Length == 1 => ((int)a[0], (int)a[0]),
-        long[] a when a.Length >= 2 => ((int)a[0], (int)a[1]),
-        ValueTuple<long, long> t => ((int)t.Item1, (int)t.Item2),
-        _ => (fallback, fallback),
+        null or { Length: 0 } => (fallback, fallback),
+        { Length: 1 } => ((int)value[0], (int)value[0]),
+        _ => ((int)value[0], (int)value[1]),
     };
 }
 

@@ -91,6 +91,28 @@ public class NetworkTests : IDisposable
         File.WriteAllText(path, "not json");
         Assert.Throws<InvalidDataException>(() => CoordinateNetwork.Load(path));
         Assert.Throws<FileNotFoundException>(() => CoordinateNetwork.Load(Path.Combine(dir, "missing.json")));
+        Assert.Contains("bad.json", Assert.Throws<InvalidDataException>(() => CoordinateNetwork.Load(path)).Message);
+    }
+
+    [Fact]
+    public void A_network_loads_from_a_stream_as_from_its_file_and_errors_name_the_source()
+    {
+        using var net = new CoordinateNetwork(SynapseTopology.RandomDag(seed: 9), seed: 3, dtype: ScalarType.Float64);
+        var path = Path.Combine(dir, "net.json");
+        net.Save(path);
+        using (var stream = new MemoryStream(File.ReadAllBytes(path)))
+        using (var back = CoordinateNetwork.Load(stream, "in memory", ScalarType.Float64))
+        {
+            Assert.Equal(net.Topology.Sources, back.Topology.Sources);
+            Assert.Equal(net.GetWeights(), back.GetWeights());
+            Assert.Equal(net.GetBiases(), back.GetBiases());
+        }
+        using var bad = new MemoryStream(System.Text.Encoding.UTF8.GetBytes("{\"format\": \"something else\"}"));
+        var e = Assert.Throws<InvalidDataException>(() => CoordinateNetwork.Load(bad, "resource x.json"));
+        Assert.Contains("resource x.json", e.Message);
+        Assert.Contains("not a saved coordinate network", e.Message);
+        using var notJson = new MemoryStream(System.Text.Encoding.UTF8.GetBytes("not json"));
+        Assert.Contains("resource y.json", Assert.Throws<InvalidDataException>(() => CoordinateNetwork.Load(notJson, "resource y.json")).Message);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Interpretability.FeatureVisualization;
 using Interpretability.Nn;
+using Interpretability.Probing;
 using Interpretability.Studies;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -43,10 +44,10 @@ public class FeatureVisualizationStudyBatchTests : IDisposable
         var reference = RunStudy("default", null);
         var split = RunStudy("small", small);
 
-        // the dataset scans (200 test images) and the optimised pictures' means (4 pictures) went through the runner
-        Assert.Equal(2, small.Calls.Count(c => c.Key.StartsWith("featviz-dataset-examples:relu3:200x3x64x64", StringComparison.Ordinal)));
+        // the dataset scan (200 test images, once per layer) and the optimised pictures' means (4 pictures) went through the runner
+        Assert.Single(small.Calls, c => c.Key.StartsWith("featviz-dataset-examples:relu3:200x3x64x64", StringComparison.Ordinal));
         Assert.Single(small.Calls, c => c.Key.StartsWith("featviz-channel-means:relu3:4x3x64x64", StringComparison.Ordinal));
-        Assert.All(small.Calls, c => Assert.Equal(DatasetExamples.DefaultBatchSize, c.Requested));
+        Assert.All(small.Calls, c => Assert.Equal(DatasetScan.DefaultBatchSize, c.Requested));
 
         Assert.Equal(Numbers(reference, "channels"), Numbers(split, "channels"));
         Assert.Equal(reference.GetProperty("layer_dead_channel_count").GetInt32(), split.GetProperty("layer_dead_channel_count").GetInt32());
@@ -59,20 +60,5 @@ public class FeatureVisualizationStudyBatchTests : IDisposable
                 Assert.True(Math.Abs(a[i] - b[i]) <= 1e-4 * Math.Max(1, Math.Abs(a[i])), $"{key}[{i}]: {a[i]} with the default batches, {b[i]} with batches of 3");
         }
         Assert.Contains(Numbers(reference, "dataset_mean_activation"), m => m > 0);   // the comparison is over live channels too
-    }
-
-    [Fact]
-    public void Channel_means_in_small_batches_equal_one_pass()
-    {
-        var conv = Conv2d(3, 4, 3, padding: 1);
-        Interpretability.Nn.SeededInit.Apply(conv, 3);
-        using var model = Sequential(("conv", conv), ("relu", ReLU()));
-        using var g = new Generator(1);
-        var images = rand(new long[] { 7, 3, 10, 10 }, generator: g);
-        var whole = DatasetExamples.ChannelMeans(model, "relu", images);
-        var parts = DatasetExamples.ChannelMeans(model, "relu", images, batchSize: 3);       // 3 + 3 + 1
-        Assert.Equal(new long[] { 7, 4 }, parts.shape);
-        Assert.True(parts.allclose(whole, rtol: 1e-5, atol: 1e-6), $"max difference {(parts - whole).abs().max().ToDouble()}");
-        Assert.Throws<ArgumentOutOfRangeException>(() => DatasetExamples.ChannelMeans(model, "relu", images, batchSize: 0));
     }
 }

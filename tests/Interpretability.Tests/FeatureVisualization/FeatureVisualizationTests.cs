@@ -501,10 +501,11 @@ public class VisualizerTests
         using var model = Sequential(("conv", conv));
         var brightness = tensor(new float[] { 0.2f, 0.9f, 0.5f, 0.1f, 0.7f });
         var images = brightness.reshape(5, 1, 1, 1).expand(5, 3, 4, 4).contiguous();
-        using var set = DatasetExamples.TopK(model, "conv", images, k: 2, batchSize: 2);
+        using var scan = Interpretability.Probing.DatasetScan.Run(model, "conv", images, batchSize: 2);
+        using var set = scan.Top(k: 2);
         Assert.Equal(new long[] { 1, 4 }, set.Indices[0].data<long>().ToArray());
         Assert.Equal(new long[] { 3, 0 }, set.Indices[1].data<long>().ToArray());
-        Assert.Equal(3 * brightness.mean().ToDouble(), set.MeanActivation[0].ToDouble(), 5);
+        Assert.Equal(3 * brightness.mean().ToDouble(), scan.MeanActivation[0].ToDouble(), 5);
         var montage = DatasetExamples.Montage(set, 0, images);
         Assert.Equal(new long[] { 3, 4, 9 }, montage.shape);
     }
@@ -516,18 +517,21 @@ public class FeatureVisualizationMemoryTests
     [Fact]
     public void Two_hundred_steps_do_not_grow_native_memory()
     {
+        // As MemoryProbe.Measure: the bytes in use after 50, 150 and 250 steps; a leak grows both halves alike, a one-time
+        // step (the JIT promoting a method, a cache reaching its size) only one, so the smaller growth is the measure.
         using var model = FvModels.ShapesLike();
         var viz = new FeatureVisualizer(model);
-        long tensors50 = 0, rss50 = 0, tensors250 = 0, rss250 = 0;
+        var bytes = new Dictionary<int, long>();
+        var tensors = new Dictionary<int, long>();
         var progress = new SyncProgress<FeatureVisualizationProgress>(p =>
         {
-            if (p.Step == 50) { rss50 = MemoryProbe.NativeBytesInUse(); tensors50 = torch.Tensor.TotalCount; }
-            if (p.Step == 250) { rss250 = MemoryProbe.NativeBytesInUse(); tensors250 = torch.Tensor.TotalCount; }
+            if (p.Step is 50 or 150 or 250) { bytes[p.Step] = MemoryProbe.NativeBytesInUse(); tensors[p.Step] = torch.Tensor.TotalCount; }
         });
         var objective = Objective.Channel("relu3", 0) + 10 * Objective.Diversity("relu2") - 1e-4 * Objective.TotalVariation();
         using (var r = viz.Visualize(objective, new FeatureVisualizationOptions(Steps: 250, Height: 24, Width: 24, Batch: 2), progress)) { }
-        Assert.Equal(0, tensors250 - tensors50);
-        Assert.True(rss250 - rss50 < MemoryProbe.LeakThresholdBytes, $"native memory in use grew by {(rss250 - rss50) / 1024} KiB over 200 steps.");
+        Assert.Equal(0, tensors[250] - tensors[50]);
+        var growth = Math.Min(bytes[150] - bytes[50], bytes[250] - bytes[150]);
+        Assert.True(growth < MemoryProbe.LeakThresholdBytes, $"native memory in use grew by {growth / 1024} KiB per 100 steps ({(bytes[150] - bytes[50]) / 1024} and {(bytes[250] - bytes[150]) / 1024} KiB).");
     }
 }
 

@@ -26,6 +26,27 @@ public class ImagingTests : IDisposable
     }
 
     [Fact]
+    public void Png_read_resized_is_the_antialiased_bilinear_resize_of_the_picture()
+    {
+        using var gen = new Generator(5);
+        using var image = randint(0, 256, new long[] { 3, 20, 40 }, generator: gen).to(float32) / 255f;
+        var path = Path.Combine(dir, "wide.png");
+        Png.Save(image, path);
+        using var expectedSquare = nn.functional.interpolate(image.unsqueeze(0), new long[] { 16, 16 }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)[0].clamp(0, 1);
+        using var square = Png.Read(path, 16, 16);
+        Assert.Equal(new long[] { 3, 16, 16 }, square.shape);
+        Assert.True(square.allclose(expectedSquare, rtol: 0, atol: 1e-6));
+        using var expectedFitted = nn.functional.interpolate(image.unsqueeze(0), new long[] { 8, 16 }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)[0].clamp(0, 1);
+        using var fitted = Png.ReadWithLongerSide(path, 16);
+        Assert.Equal(new long[] { 3, 8, 16 }, fitted.shape);
+        Assert.True(fitted.allclose(expectedFitted, rtol: 0, atol: 1e-6));
+        using (var small = Png.ReadWithLongerSide(path, 6)) Assert.Equal(new long[] { 3, 3, 6 }, small.shape);
+        Assert.Equal("height", Assert.Throws<ArgumentOutOfRangeException>(() => Png.Read(path, 0, 4)).ParamName);
+        Assert.Equal("longerSide", Assert.Throws<ArgumentOutOfRangeException>(() => Png.ReadWithLongerSide(path, 0)).ParamName);
+        Assert.Throws<FileNotFoundException>(() => Png.Read(Path.Combine(dir, "none.png"), 4, 4));
+    }
+
+    [Fact]
     public void Single_channel_maps_are_colour_mapped()
     {
         var ramp = linspace(0, 1, 64).reshape(8, 8);

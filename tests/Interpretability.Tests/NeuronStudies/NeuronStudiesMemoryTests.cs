@@ -27,12 +27,15 @@ public class NeuronStudiesMemoryTests
             var top = TopExamples.Find(model, "relu", images, k: 2);
             using var crops = TopExamples.Crops(images, top[0], field);
             using var rotated = CurveFamilies.Rotate(images.narrow(0, 0, 1), new[] { 0.0, 1.0 }, 12, 12);
-            Circuits.ActivationTimesWeight(model, "conv", 1, images, top[1]);
+            using (var idx = tensor(top[1].Select(e => (long)e.Index).ToArray()))
+            using (var x = images.index_select(0, idx))
+            using (var positions = tensor(top[1].SelectMany(e => new long[] { e.Row, e.Col }).ToArray(), new long[] { top[1].Count, 2 }))
+            using (Interpretability.Attribution.Circuits.Attribute(model, x, null, "conv", positions, ScalarType.Float64)) { }
             var (strength, orientation) = CurveExtraction.Maps(model, family, images);
             using (strength)
             using (orientation)
             using (CurveExtraction.Draw(images[0], strength[0], orientation[0], 1)) { }
-            var (w, h, _) = Circuits.Nmf(a, 2, iterations: 5);
+            var (w, h, _) = Nmf.Factorize(a, 2, iterations: 5);
             w.Dispose();
             h.Dispose();
         }, repeats: 60, warmup: 10);

@@ -22,6 +22,19 @@ public class ReceptiveFieldTests
     }
 
     [Fact]
+    public void Pools_and_named_padding_are_read_from_the_modules_settings()
+    {
+        // avgpool 3 stride 2 pad 1 → r 3, j 2, start (1 − 1)·1 = 0; maxpool 2 dilation 2 → k_eff 3: r 3 + 2·2 = 7, j 4,
+        // start 0 + 1·2 = 2; conv 3×3 'same' (pad 1) → r 7 + 2·4 = 15, j 4, start 2 + 0 = 2; avgpool 2 (stride = kernel) → r 19, j 8, start 4.
+        using var model = Sequential(("a", AvgPool2d(3, stride: 2, padding: 1)), ("m", MaxPool2d(2, dilation: 2)),
+            ("c", Conv2d(1, 1, 3, padding: TorchSharp.Padding.Same)), ("q", AvgPool2d(2)));
+        Assert.Equal(new ReceptiveField(3, 2, 0), ReceptiveField.Of(model, "a"));
+        Assert.Equal(new ReceptiveField(7, 4, 2), ReceptiveField.Of(model, "m"));
+        Assert.Equal(new ReceptiveField(15, 4, 2), ReceptiveField.Of(model, "c"));
+        Assert.Equal(new ReceptiveField(19, 8, 4), ReceptiveField.Of(model, "q"));
+    }
+
+    [Fact]
     public void ShapesNet_fields_agree_with_the_published_table()
     {
         using var net = new ShapesNet();
