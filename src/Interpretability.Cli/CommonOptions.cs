@@ -13,7 +13,7 @@ public sealed class CommonOptions
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of everything random.", DefaultValueFactory = _ => 0 };
 
     /// <summary>--threads N.</summary>
-    public Option<int?> Threads { get; } = new("--threads") { Description = $"CPU threads for TorchSharp (default: all {Environment.ProcessorCount} cores; idle threads sleep instead of spinning)." };
+    public Option<int?> Threads { get; } = new("--threads") { Description = "CPU threads for TorchSharp (default: libtorch's, one per physical core; idle threads sleep instead of spinning)." };
 
     /// <summary>--device cpu|cuda.</summary>
     public Option<string> Device { get; } = new("--device") { Description = "Device to compute on: cpu or cuda (cuda:N for the N-th GPU).", DefaultValueFactory = _ => "cpu" };

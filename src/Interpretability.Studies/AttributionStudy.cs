@@ -179,6 +179,7 @@ public sealed class AttributionStudy : Study
         var image = (options.Image is null ? images[defaultIndex].clone() : opened.Adapt(Png.Read(options.Image, (int)size, (int)opened.InputShape[2]).unsqueeze(0))[0]).to(device);
         if (quick) (images, labels) = (images.narrow(0, 0, 22), labels.narrow(0, 0, 22));
         var x = image.unsqueeze(0);
+        var picture = image.shape[0] == 1 ? image.expand(3, -1, -1) : image;   // what the overlays are drawn on
         Tensor logits;
         using (no_grad()) logits = model.call(x);
         var classes = logits.shape[1];
@@ -218,7 +219,7 @@ public sealed class AttributionStudy : Study
             {
                 result = method.Run(x, target);
             }
-            catch (ArgumentException e) when (e.ParamName is "model" or "layer")
+            catch (Exception e) when (e is ArgumentException { ParamName: "model" or "layer" } or InvalidOperationException)
             {
                 // A method that cannot explain this model says why (e.g. a nonlinearity it cannot hook): shown, not fatal.
                 refused.Add(new(method.Name, e.Message));
@@ -238,26 +239,27 @@ public sealed class AttributionStudy : Study
             perMethod.Set(method.Name, m);
             var one = result.Attributions[0].cpu().detach().clone().MoveToOuterDisposeScope();
             tiles.Add((method.Title, one));
-            context.SavePng($"overlay_{method.Name}.png", AttributionPictures.OverlayPicture(image.cpu(), one, method.Title), method.Title);
+            context.SavePng($"overlay_{method.Name}.png", AttributionPictures.OverlayPicture(picture.cpu(), one, method.Title), method.Title);
             rows.Add(new[] { method.Name, seconds.ToString("F3", CultureInfo.InvariantCulture), m.Contains("completeness_error") ? m.GetDouble("completeness_error").ToString("G3", CultureInfo.InvariantCulture) : "—" });
         }
         metrics.Set("methods", ran.Select(m => m.Name));
         if (refused.Count > 0) metrics.Set("refused_methods", refused.Select(r => new Metrics().Set("method", r.Key).Set("reason", r.Value)));
         metrics.Set("per_method", perMethod);
-        AtomicFile.WriteAllBytes(context.PathOf("comparison_grid.png"), AttributionPictures.ComparisonGrid(image.cpu(), tiles,
+        AtomicFile.WriteAllBytes(context.PathOf("comparison_grid.png"), AttributionPictures.ComparisonGrid(picture.cpu(), tiles,
             $"Attribution of class {target} ({ClassName(target)}) by every method"));
         section.AddFigure(context.Figure("comparison_grid.png", "Every method on the same input, as signed overlays (red raises the explained score, blue lowers it; each map scaled to the 98th percentile of its own |values| (as Captum clips outliers), quoted in its title)."));
         section.AddTable(new Table("Per method: run time and completeness error |Σ attributions − (S(x) − S(0))| / |S(x) − S(0)| (— where attributions are not input-shaped).",
             new[] { "method", "seconds", "completeness error" }, rows));
         section.AddFigureRow(ran.Select(m => context.Figure($"overlay_{m.Name}.png", m.Title)).ToList());
         foreach (var (_, t) in tiles) t.Dispose();
-        FaithfulnessSection(context, section, metrics, opened, layers, x, target, ran, image);
-        bool all = options.Method == "all";
-        if (all || options.Method == "integrated_gradients") ConvergenceSection(context, section, metrics, model, x, target);
-        if (all || options.Method == "lrp") LrpSection(context, section, metrics, model, x, target, image);
-        if ((all || options.Method is "grad_cam" or "guided_grad_cam") && layers.Cam is not null) LayerSection(context, section, metrics, opened, layers, x, target, image);
-        if (all) CircuitSection(context, section, metrics, opened, layers, x);
-        if (all || options.Method == "integrated_gradients") PerClassSection(context, section, metrics, opened, images, labels, ClassName);
+        FaithfulnessSection(context, section, metrics, opened, layers, x, target, ran, picture);
+        // The sections of the methods that ran (a refused method's section would only repeat its refusal).
+        bool Ran(string name) => ran.Any(m => m.Name == name);
+        if (Ran("integrated_gradients")) ConvergenceSection(context, section, metrics, model, x, target);
+        if (Ran("lrp")) LrpSection(context, section, metrics, model, x, target, picture);
+        if (Ran("grad_cam") || (options.Method == "guided_grad_cam" && Ran("guided_grad_cam"))) LayerSection(context, section, metrics, opened, layers, x, target, picture);
+        if (options.Method == "all") CircuitSection(context, section, metrics, opened, layers, x);
+        if (Ran("integrated_gradients")) PerClassSection(context, section, metrics, opened, images, labels, ClassName);
         Report(context, "done", 1);
     }
 
@@ -291,7 +293,7 @@ public sealed class AttributionStudy : Study
         metrics.Set("ig_convergence_relative_by_steps", glRelative);
         section.AddFigure(context.SavePng("ig_convergence.png", Charts.Line(series, new ChartOptions("Integrated gradients: completeness error by rule", "steps", "|Σ IG − (S(x) − S(0))|", LogX: true, LogY: true)),
             $"Completeness error of integrated gradients as the number of steps grows, per quadrature rule (zero baseline = black image). At 50 Gauss–Legendre steps: {igDelta:G3}, " +
-            $"{metrics.GetDouble("ig_convergence_delta_relative"):P2} of the score difference {metrics.GetDouble("ig_score_difference"):G3} (the brief expected below 1 %; ReLU kinks and max pooling along the path make the integrand non-smooth, so the error falls only polynomially with the steps)."));
+            $"{metrics.GetDouble("ig_convergence_delta_relative"):P2} of the score difference {metrics.GetDouble("ig_score_difference"):G3} (our target was below 1 %; ReLU kinks and max pooling along the path make the integrand non-smooth, so the error falls only polynomially with the steps)."));
 
     }
 
@@ -462,18 +464,9 @@ public sealed class AttributionStudy : Study
         {
             var from = LayerSurvey.ActivationAfter(model.Layers, convs[^4]);
             var to = convs[^2];
-            var fromIndex = IndexOf(model.Layers, from);
-            var toIndex = IndexOf(model.Layers, to);
-            var between = model.Layers.Skip(fromIndex + 1).Take(toIndex - fromIndex - 1).Where(l => l.IsLeaf).Select(l => l.Path).ToList();
-            expanded = (from.Path, to.Path, between);
+            expanded = (from.Path, to.Path, LayerSurvey.LeavesBetween(model.Layers, from, to).Select(l => l.Path).ToList());
         }
         return new AttributionLayers(cam, gradCamLayers, layerIg, circuit, expanded, adjacent);
-    }
-
-    private static int IndexOf(IReadOnlyList<SurveyedLayer> layers, SurveyedLayer layer)
-    {
-        for (int i = 0; i < layers.Count; i++) if (ReferenceEquals(layers[i], layer)) return i;
-        return -1;
     }
 
     /// <summary>

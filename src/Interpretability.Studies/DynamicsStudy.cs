@@ -13,7 +13,7 @@ namespace Interpretability.Studies;
 /// <param name="Hidden">Hidden width; null chooses 16 for the semantic and toy data, 32 otherwise.</param>
 /// <param name="LearningRate">Step λ (τ = 1/λ); null chooses <see cref="DynamicsConventions.DefaultLearningRate"/>.</param>
 /// <param name="Epochs">Full-batch steps of the main run; null runs until every mode compared has reached 97% of s, plus 25%.</param>
-/// <param name="InitialStrength">u0: the initial strength of every mode (brief: 1e-3).</param>
+/// <param name="InitialStrength">u0: the initial strength of every mode (default 1e-3).</param>
 public sealed record DynamicsStudyOptions(string Dataset = "semantic", string Initialization = "aligned", int Depth = 2, int? Hidden = null,
     double? LearningRate = null, long? Epochs = null, double InitialStrength = 1e-3)
 {
@@ -37,7 +37,7 @@ public sealed record DynamicsStudyOptions(string Dataset = "semantic", string In
 }
 
 /// <summary>
-/// Learning dynamics of deep linear networks (seed 001; Saxe, McClelland &amp; Ganguli 2014, 2019): the exact SVD theory
+/// Learning dynamics of deep linear networks (Saxe, McClelland &amp; Ganguli 2014, arXiv:1312.6120; 2019, doi:10.1073/pnas.1820226116): the exact SVD theory
 /// against simulation on the semantic items, learning order from a random start, illusory correlations, RSA over
 /// training, hierarchical data learned broad-first, the category-in-noise threshold, depth and nonlinear networks.
 /// </summary>
@@ -48,7 +48,7 @@ public sealed class DynamicsStudy : Study
     private readonly DynamicsStudyOptions options;
 
     /// <summary>Creates the study.</summary>
-    /// <param name="options">Options of the main run (defaults: the brief's semantic run).</param>
+    /// <param name="options">Options of the main run (defaults: the semantic run of Saxe et al. 2019).</param>
     public DynamicsStudy(DynamicsStudyOptions? options = null)
     {
         this.options = options ?? new DynamicsStudyOptions();
@@ -283,7 +283,7 @@ public sealed class DynamicsStudy : Study
             $"From small random weights (entries N(0, 2u0/16)) the modes are still learned in the order of their singular values ({(ordered ? "yes" : "NO")}), but each starts from its own initial condition. " +
             "Dashed: the theory from each mode's initial hidden-layer vectors a = W2ᵀu_α, b = W1v_α (the growing part |a+b|²/4 and the decaying part |a−b|²/4, with the directions already taken by larger modes removed). " +
             $"Largest half-time error {Fmt(errors.DefaultIfEmpty(1).Max() * 100, 3)}%; the remaining gap is the coupling between modes that the decoupled theory leaves out."));
-        section.AddTable(new Table("Random start: per-mode initial condition and half-learning time (units of τ). u_α(0) is the brief's estimate (the product of the initial weights along the mode); it is often tiny or negative, so the theory uses the growing part of the mode's hidden vectors instead (equivalent u0 shown).",
+        section.AddTable(new Table("Random start: per-mode initial condition and half-learning time (units of τ). u_α(0) is the direct estimate (the product of the initial weights along the mode); it is often tiny or negative, so the theory uses the growing part of the mode's hidden vectors instead (equivalent u0 shown).",
             new[] { "mode", "s", "u_α(0) = u_αᵀW2W1v_α", "equivalent u0", "t_half with u_α(0) (if > 0)", "t_half theory", "t_half simulation" },
             Enumerable.Range(0, s.Count).Select(a => (IReadOnlyList<string>)new[]
             {
@@ -345,7 +345,7 @@ public sealed class DynamicsStudy : Study
             new[] { new ReferenceLine(0, false, null, "#888888"), new ReferenceLine(1, false, null, "#888888") }),
             $"Illusory correlations (aligned start, u0 = {Fmt(u0)}; solid = simulation, dashed = theory). 'Canary has gills' is false, but ŷ = 0.25 u₁/s₁ + 0.25 u₂/s₂ − 0.5 u₃/s₃ first rises " +
             $"(living things and animals are learned before birds are told apart from fish) to {Fmt(simGills[peak], 3)} at t = {Fmt(sim.Times[peak], 3)} τ " +
-            $"(theory {Fmt(thGills[peakTh], 3)} at {Fmt(sim.Times[peakTh], 3)}; brief: 0.377 at 1.337) and returns to 0 once the bird–fish mode is learned. " +
+            $"(theory {Fmt(thGills[peakTh], 3)} at {Fmt(sim.Times[peakTh], 3)}; closed form: 0.377 at 1.337) and returns to 0 once the bird–fish mode is learned. " +
             "'Canary has roots' is a briefer error, corrected by the animal–plant mode; 'canary can fly' climbs to 1 in steps as the modes that carry it are learned."));
     }
 

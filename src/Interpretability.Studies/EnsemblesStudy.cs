@@ -158,7 +158,7 @@ public sealed class EnsemblesStudy : Study
         var curve = Charts.Line(new[] { new Series("RMSE per epoch (moving weights)", training.EpochRmse.Select((_, i) => (double)(i + 1)).ToList(), training.EpochRmse) },
             new ChartOptions("Training: RMSE per epoch (colours in [0, 1])", "epoch", "RMSE", LogY: true, Width: 700, Height: 400),
             new[] { new ReferenceLine(0.08, false, "goal 0.08", "#cc3333") });
-        section.AddFigure(context.SavePng("training_curve.png", curve, "Mini-batch RMSE of each epoch (log scale) with the issue's goal of 0.08; the learning rate decays (cosine) to a tenth over the run."));
+        section.AddFigure(context.SavePng("training_curve.png", curve, "Mini-batch RMSE of each epoch (log scale) with our goal of 0.08; the learning rate decays (cosine) to a tenth over the run."));
 
         Mark("training");
         // ---- 3. Exact Jacobian and its check ------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ public sealed class EnsemblesStudy : Study
                 new PngOptions(Normalization.Fixed(-1, 1), Colormap.Grey));
         }
         section.AddFigure(context.Figure("neuron_maps.png",
-            "Each neuron's activation over the (x, y) plane (grey, fixed scale −1…1), as seed 000 shows for its neurons 29, 31, 33. Under each map: the RMS colour change of the whole picture " +
+            "Each neuron's activation over the (x, y) plane (grey, fixed scale −1…1), as the Habr article on synapse ensembles (2015) shows for its neurons 29, 31, 33. Under each map: the RMS colour change of the whole picture " +
             "([0, 1] units) when that neuron's activation is clamped to 0 at every pixel."));
         metrics.Set("neuron_ablation_rms", ablation);
 
@@ -456,7 +456,7 @@ public sealed class EnsemblesStudy : Study
         section.AddFigure(context.SavePng("property_gradients.png", bars,
             $"The tilt of the bird and its greenness are carried by different synapses: tilt's strongest are {string.Join(", ", tilt.TopSynapses(5).Select(s => $"s{s}"))}, green's {string.Join(", ", green.TopSynapses(5).Select(s => $"s{s}"))}."));
 
-        // Editing a property along its own small ensemble, with the other as control (brief: restrict, renormalise, step).
+        // Editing a property along its own small ensemble, with the other as control (restrict, renormalise, step).
         var rows = new List<Tensor>();
         var titles = new List<string?>();
         var tableRows = new List<IReadOnlyList<string>>();
@@ -578,7 +578,7 @@ public sealed class EnsemblesStudy : Study
 
     private static void ThoughtExperimentFigures(StudyContext context, ReportSection section, IReadOnlyList<ThoughtExperimentResult> results)
     {
-        section.Paragraph("The four thought experiments of the seed, built as networks with the brief's exact weights and verified exhaustively: " +
+        section.Paragraph("The four thought experiments of the Habr article on synapse ensembles (2015), built as networks with exact hand-set weights and verified exhaustively: " +
                           string.Join("; ", results.Select(r => $"{r.Name}: {r.Correct}/{r.Checked} {(r.Passed ? "passed" : "FAILED")}")) + ".");
         // 1. Line classifier: decision map over the plane (y up).
         using var line = ThoughtExperiments.LineClassifier(0.5);
@@ -625,7 +625,7 @@ public sealed class EnsemblesStudy : Study
         var bounds = ThoughtExperiments.TwoIntervalBoundaries;
         var twoChart = Charts.Line(new[] { new Series("out(x)", xs, ThoughtExperiments.Evaluate(two, xs), "#1f77b4") },
             new ChartOptions("4. Two-interval detector: positive on (B1, B2) ∪ (B3, B4)", "x", "output", Width: 620, Height: 420),
-            bounds.Select((v, i) => new ReferenceLine(v, true, $"B{i + 1} (brief) = {v:0.000}", "#777777")).Append(new ReferenceLine(0, false)).ToList());
+            bounds.Select((v, i) => new ReferenceLine(v, true, $"B{i + 1} (stated) = {v:0.000}", "#777777")).Append(new ReferenceLine(0, false)).ToList());
         section.AddFigureRow(new[]
         {
             context.SavePng("te_line_classifier.png", lineChart, $"One neuron separates the plane along y = 0.5x: the ratio of its two synapses is the slope ({results[0].Correct}/{results[0].Checked} points correct)."),
@@ -634,7 +634,7 @@ public sealed class EnsemblesStudy : Study
         section.AddFigureRow(new[]
         {
             context.SavePng("te_range_detector.png", rangeChart, "Three neurons detect an interval (blue: L = −0.3, U = 0.4, dotted). Orange: h1's bias −4 moves only L (to −0.1). Green: both biases −6 shift the interval to (0, 0.7). Purple: h1 −4 and h2 +4 shrink it to (−0.1, 0.2). The interval's width is a property of the pair of synapses, not of either neuron."),
-            context.SavePng("te_two_interval.png", twoChart, "Four neurons: n1 excites, n2 (gentle) inhibits, n3 excites again, n2 saturates and inhibits again. B1 belongs to n1 and B3 to n3, but B2 and B4 both move with n2: moving one inner boundary alone needs several synapses at once. (The brief's B1 and B3 neglect h2's small value; the exact sign changes are at −0.621 and 0.104.)"),
+            context.SavePng("te_two_interval.png", twoChart, "Four neurons: n1 excites, n2 (gentle) inhibits, n3 excites again, n2 saturates and inhibits again. B1 belongs to n1 and B3 to n3, but B2 and B4 both move with n2: moving one inner boundary alone needs several synapses at once. (The stated B1 and B3 neglect h2's small value; the exact sign changes are at −0.621 and 0.104.)"),
         });
     }
 

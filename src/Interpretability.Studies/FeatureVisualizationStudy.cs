@@ -30,7 +30,8 @@ public sealed record FeatureVisualizationStudyOptions(string Model = "zoo:shapes
 }
 
 /// <summary>
-/// Feature visualisation of ShapesNet (science brief §3.2 F1/F2, §4.3): per channel of conv2..conv4 an image optimised
+/// Feature visualisation (Olah, Mordvintsev &amp; Schubert 2017, "Feature Visualization", Distill, doi:10.23915/distill.00007), by
+/// default of ShapesNet: per channel of the last three convolutions an image optimised
 /// (Lucid's recipe: Fourier parameterisation with colour decorrelation, standard transforms, Adam 0.05, 512 steps) to
 /// drive the channel, beside the test images that drive it hardest; the objective traces; the first-layer filters; and
 /// the activation gain (optimised activation / mean activation over the test set) per channel.
@@ -79,7 +80,7 @@ public sealed class FeatureVisualizationStudy : Study
     public override string Name => "featviz";
 
     /// <inheritdoc />
-    public override string Title => "Feature visualisation: what each channel of ShapesNet responds to";
+    public override string Title => options.Model == StudyModel.DefaultSpec ? "Feature visualisation: what each channel of ShapesNet responds to" : $"Feature visualisation: what each channel of {options.Model} responds to";
 
     /// <summary>The test images the dataset examples and the gain's denominator come from: <c>[N, 3, 64, 64]</c> in [0, 1].</summary>
     public static Tensor TestImages(int count)
@@ -113,6 +114,8 @@ public sealed class FeatureVisualizationStudy : Study
         Report(context, "loading the model and the test set", 0.01);
         using var opened = StudyModel.Open(options.Model, context.Device);
         var model = opened.Module;
+        if (opened.InputShape[0] != 3)
+            throw new ArgumentException($"model '{options.Model}' takes {opened.InputShape[0]}-channel images; feature visualisation optimises RGB images [3, H, W].", nameof(options));
         var layers = options.Layers ?? DefaultLayers(opened);
         foreach (var l in layers) opened.Layer(l);
         var summaryLayers = SummaryLayers(opened);

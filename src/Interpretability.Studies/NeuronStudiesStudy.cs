@@ -53,7 +53,7 @@ public sealed class NeuronStudiesStudy : Study
     public override string Name => "tuning";
 
     /// <inheritdoc />
-    public override string Title => "Neuron studies: curve detectors in ShapesNet";
+    public override string Title => options.Model == StudyModel.DefaultSpec ? "Neuron studies: curve detectors in ShapesNet" : $"Neuron studies: curve detectors in {options.Model}";
 
     /// <inheritdoc />
     public override void Run(StudyContext context, ReportSection section, Metrics metrics)

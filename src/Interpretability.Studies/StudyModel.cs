@@ -21,9 +21,18 @@ public sealed class StudyModel : IDisposable
         Module = loaded.Module;
         Module.to(device);
         Module.eval();
-        InputShape = loaded.InputShape is { Count: 3 } s ? s.ToArray() : new long[] { 3, ShapesDataset.ImageSize, ShapesDataset.ImageSize };
+        if (loaded.InputShape is { } given && given.Count != 3)
+            throw new ArgumentException($"model '{Spec}' takes inputs of shape [{string.Join(", ", given)}]; the studies need an image classifier taking [channels, height, width].", "model");
+        InputShape = loaded.InputShape?.ToArray() ?? new long[] { 3, ShapesDataset.ImageSize, ShapesDataset.ImageSize };
         using var blank = zeros(new[] { 1L }.Concat(InputShape).ToArray(), device: device);
-        Layers = LayerSurvey.Run(Module, blank);
+        try
+        {
+            Layers = LayerSurvey.Run(Module, blank);
+        }
+        catch (System.Runtime.InteropServices.ExternalException e)
+        {
+            throw new ArgumentException($"model '{Spec}' cannot run on [{string.Join(", ", blank.shape)}] images: {e.Message.Split('\n')[0]}", "model", e);
+        }
         using (var noGrad = no_grad())
         using (var scope = NewDisposeScope())
         {
@@ -35,7 +44,8 @@ public sealed class StudyModel : IDisposable
     }
 
     /// <summary>Opens <paramref name="spec"/> (null = <see cref="DefaultSpec"/>) on <paramref name="device"/>.</summary>
-    /// <exception cref="ArgumentException">An unknown zoo name, or a model that is not an image classifier.</exception>
+    /// <exception cref="ArgumentException">An unknown zoo name, or a model that is not an image classifier (including one
+    /// that cannot run on its input shape).</exception>
     /// <exception cref="FileNotFoundException">A file that does not exist.</exception>
     /// <exception cref="InvalidDataException">A file that is neither TorchScript nor weights of a known architecture.</exception>
     public static StudyModel Open(string? spec, Device? device = null)

@@ -4,9 +4,9 @@ using TorchSharp;
 namespace Interpretability;
 
 /// <summary>Options of <see cref="TorchSession.Start"/>.</summary>
-/// <param name="Threads">libtorch intra-op threads; null = <see cref="Environment.ProcessorCount"/>. With OpenMP's passive
-/// wait policy (below) extra threads cost little when another process keeps a core busy; a server that runs many models
-/// side by side, or a test suite that runs tests in parallel, is better served by 1.</param>
+/// <param name="Threads">libtorch intra-op threads; null = libtorch's own default (one per physical core). With OpenMP's
+/// passive wait policy (below) extra threads cost little when another process keeps a core busy; a server that runs many
+/// models side by side, or a test suite that runs tests in parallel, is better served by 1.</param>
 /// <param name="PassiveOpenMpWait">Sets <c>OMP_WAIT_POLICY=PASSIVE</c> for libtorch's OpenMP runtime unless the environment
 /// already sets it: idle OpenMP threads then sleep instead of spinning. Takes effect only when the session starts before
 /// libtorch is loaded (before the first tensor of the process); see <see cref="TorchSession.OpenMpWaitPolicy"/>.</param>
@@ -19,9 +19,10 @@ public sealed record TorchSessionOptions(int? Threads = null, bool PassiveOpenMp
 /// <summary>
 /// The one owner of libtorch's process-wide settings: the intra-op thread count, OpenMP's wait policy, libtorch's log
 /// level and the oneDNN switch. The application creates it once, at the top of <c>Main</c> (the CLI, the test assembly and
-/// a user's program alike); library code never changes these settings. What guards correctness does not depend on it:
-/// the CPU convolution check (<see cref="CpuConvolutionCheck"/>) runs by itself before the first gradient any method
-/// computes, with or without a session.
+/// a user's program alike); the library's algorithms never change these settings. The one exception guards correctness
+/// and so cannot depend on the application: the CPU convolution check (<see cref="CpuConvolutionCheck"/>) runs by itself,
+/// once, before the first gradient any method computes, with or without a session, and may turn oneDNN off for the
+/// process (its probes run briefly at one thread).
 /// </summary>
 /// <example><code>
 /// using var session = TorchSession.Start(new TorchSessionOptions(Threads: 2));
@@ -40,8 +41,8 @@ public sealed class TorchSession : IDisposable
         Options = options;
         OpenMpWaitPolicy = waitPolicy;
         threadsBefore = torch.get_num_threads();
-        Threads = options.Threads ?? Environment.ProcessorCount;
-        if (torch.get_num_threads() != Threads) torch.set_num_threads(Threads);
+        Threads = options.Threads ?? threadsBefore;
+        if (threadsBefore != Threads) torch.set_num_threads(Threads);
         NativeWarningsSilenced = options.SilenceNativeWarnings && SilenceNativeWarnings();
         if (options.CheckCpuConvolution) CpuConvolutionCheck.Ensure();
     }
@@ -75,7 +76,7 @@ public sealed class TorchSession : IDisposable
     /// <summary>The options the session started with.</summary>
     public TorchSessionOptions Options { get; }
 
-    /// <summary>The intra-op thread count the session set.</summary>
+    /// <summary>The intra-op thread count the session set (or found, when <see cref="TorchSessionOptions.Threads"/> is null).</summary>
     public int Threads { get; }
 
     /// <summary>
@@ -93,25 +94,30 @@ public sealed class TorchSession : IDisposable
     /// <summary>
     /// Sets the intra-op thread count until the returned scope is disposed (e.g. one thread for a loop of small matrix
     /// products, where extra threads only add synchronisation). The setting is process-wide: run nothing else on tensors
-    /// while the scope is open.
+    /// while the scope is open, and dispose nested scopes in reverse order (each restores the count it found).
     /// </summary>
     /// <param name="threads">Threads (≥ 1).</param>
+    /// <returns>The scope; disposing it restores the thread count found when it opened.</returns>
     public IDisposable UseThreads(int threads)
     {
         ThrowIfDisposed();
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, $"threads must be at least 1; got {threads}.");
-        var before = torch.get_num_threads();
-        if (before != threads) torch.set_num_threads(threads);
-        return new Restore(() =>
+        lock (Gate)
         {
-            if (torch.get_num_threads() != before) torch.set_num_threads(before);
-        });
+            var before = torch.get_num_threads();
+            if (before != threads) torch.set_num_threads(threads);
+            return new Restore(() =>
+            {
+                lock (Gate)
+                    if (torch.get_num_threads() != before) torch.set_num_threads(before);
+            });
+        }
     }
 
     /// <summary>
     /// Where the CPU convolution check turned oneDNN off, turns it back on until the returned scope is disposed, but only
     /// if every <c>Conv2d</c> of <paramref name="model"/>, at the shapes <paramref name="sample"/> gives it, computes its
-    /// output and both gradients within 1e-4 of float64 with oneDNN in four probes each. The fault the check guards
+    /// output and both gradients within 1e-4 of float64 with oneDNN in six probes each (two at one thread). The fault the check guards
     /// against hits some shapes only, and libtorch's own convolution is several times slower, so training a model whose
     /// layers verify can keep oneDNN. Otherwise the scope changes nothing. The switch is process-wide: run no other
     /// convolution while the scope is open.

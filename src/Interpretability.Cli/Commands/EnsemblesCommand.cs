@@ -6,7 +6,7 @@ namespace Interpretability.Cli.Commands;
 /// <summary>
 /// <c>interp ensembles --out DIR [--target bird|PATH] [--size N] [--preset article|dense|random] [--epochs N] [--seed N]</c>:
 /// train a coordinate network to draw a picture, compute every synapse's exact effect, find the ensemble behind a region,
-/// edit along it (seeds 000/002).
+/// edit along it (after the Habr article on synapse ensembles, 2015).
 /// </summary>
 public sealed class EnsemblesCommand : StudyCommand
 {
@@ -62,7 +62,7 @@ public sealed class EnsemblesCommand : StudyCommand
     public override string Name => "ensembles";
 
     /// <inheritdoc />
-    public override string Description => "Synapse ensembles (seeds 000/002): train a 37-neuron, 460-synapse coordinate network to draw a picture, compute every synapse's exact effect, find the ensemble behind a region, edit along it.";
+    public override string Description => "Synapse ensembles: train a 37-neuron, 460-synapse coordinate network to draw a picture, compute every synapse's exact effect, find the ensemble behind a region, edit along it.";
 
     /// <inheritdoc />
     public override void AddOptions(Command command)

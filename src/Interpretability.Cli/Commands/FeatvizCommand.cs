@@ -128,6 +128,8 @@ public sealed class FeatvizCommand : StudyCommand
         }
         using (opened)
         {
+            if (opened.InputShape[0] != 3)
+                throw new UsageException($"--model '{spec}' takes {opened.InputShape[0]}-channel images; feature visualisation optimises RGB images [3, H, W].");
             var chosen = layerList ?? FeatureVisualizationStudy.DefaultLayers(opened);
             if (chosen.Count == 0) throw new UsageException($"--layer: the model has no convolution to visualise by default; name layers with --layer. Layers: {opened.LayerList}.");
             foreach (var l in chosen)

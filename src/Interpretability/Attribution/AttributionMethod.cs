@@ -67,6 +67,7 @@ public sealed class AttributionCall
     public long Done { get; private set; }
 
     /// <summary>Declares how many units of work (forward passes, chunks, samples) the call will do.</summary>
+    /// <param name="units">Units in all (at least 1 is assumed).</param>
     public void Begin(long units)
     {
         total = Math.Max(1, units);
@@ -75,6 +76,8 @@ public sealed class AttributionCall
     }
 
     /// <summary>Records <paramref name="units"/> more units done, reports progress and throws if the call was cancelled.</summary>
+    /// <param name="units">Units just done.</param>
+    /// <exception cref="OperationCanceledException">The call's token was cancelled.</exception>
     public void Advance(long units = 1)
     {
         Done = Math.Min(total, Done + units);
@@ -181,6 +184,8 @@ public abstract class AttributionMethod<TOptions> : IAttributionMethod where TOp
         Attribute(input, targets, null, progress, cancellation);
 
     /// <summary>This method with <paramref name="options"/> fixed, as an <see cref="IAttributionMethod"/>.</summary>
+    /// <param name="options">The options every call uses; null = <see cref="DefaultOptions"/>.</param>
+    /// <returns>The configured method (for <see cref="NoiseTunnel"/>, <see cref="DatasetAttribution"/>, …).</returns>
     public IAttributionMethod With(TOptions? options = null) => new Configured(this, options);
 
     private AttributionResult Run(Tensor input, Tensor targets, TOptions? options, string targetParameter, IProgress<AttributionProgress>? progress, CancellationToken cancellation)
@@ -221,9 +226,12 @@ public abstract class AttributionMethod<TOptions> : IAttributionMethod where TOp
         if (input.dim() < 1 || input.shape[0] < 1)
             throw new ArgumentException($"input must be [batch, ...] with at least one row; got [{string.Join(", ", input.shape)}].", nameof(input));
         if (Model is null) return;
-        var p = Model.parameters().FirstOrDefault();
-        if (p is not null && (p.device_type != input.device_type || p.device_index != input.device_index))
-            throw new ArgumentException($"input is on {input.device} but the model is on {p.device}; move one of them (nothing is moved silently).", nameof(input));
+        using (var scope = NewDisposeScope())   // a TorchScript model makes new parameter handles on every call
+        {
+            var p = Model.parameters().FirstOrDefault();
+            if (p is not null && (p.device_type != input.device_type || p.device_index != input.device_index))
+                throw new ArgumentException($"input is on {input.device} but the model is on {p.device}; move one of them (nothing is moved silently).", nameof(input));
+        }
         InputShape.Check(Model, input);
     }
 
@@ -267,7 +275,7 @@ internal static class GradientCore
         {
             return forward(x);
         }
-        catch (ExternalException e)
+        catch (ExternalException e) when (IsShapeError(e.Message))
         {
             var given = Shape(call.Input);
             var ran = x.shape.SequenceEqual(call.Input.shape) ? "" : $" ({call.Method} ran it as {Shape(x)})";
@@ -275,6 +283,13 @@ internal static class GradientCore
                                         "(images: [batch, channels, height, width]); one example needs its batch dimension, e.g. input.unsqueeze(0).", "input", e);
         }
     }
+
+    /// <summary>Whether libtorch's message is about shapes (and not, say, memory or a dtype).</summary>
+    private static bool IsShapeError(string message) =>
+        !message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) &&
+        (message.Contains("shape", StringComparison.OrdinalIgnoreCase) || message.Contains("size", StringComparison.OrdinalIgnoreCase) ||
+         message.Contains("dimension", StringComparison.OrdinalIgnoreCase) || message.Contains("Expected", StringComparison.Ordinal) ||
+         message.Contains("mat1", StringComparison.Ordinal));
 
     internal static (Tensor Gradient, Tensor Scores) InputGradient(Func<Tensor, Tensor> forward, Tensor input, Tensor targets, AttributionCall call)
     {
@@ -314,40 +329,27 @@ internal static class GradientCore
 }
 
 /// <summary>
-/// The input a model's first layer expects, checked before a method expands or perturbs the input (so that a missing
-/// batch dimension is reported as such, not as the shape of an internal expansion).
+/// The one input mistake that the shape alone proves: an example without its batch dimension. Checked before a method
+/// expands or perturbs the input, so that it is reported as such and not as the shape of an internal expansion. Any other
+/// mismatch is left to the model: <see cref="GradientCore.Run"/> reports libtorch's error with the caller's input shape.
 /// </summary>
 internal static class InputShape
 {
     /// <summary>
-    /// Where the model's first registered leaf module is a <c>Conv2d</c> (or <c>Conv1d</c>) or a <c>Linear</c>,
-    /// checks that <paramref name="input"/> is batched for it: <c>[batch, in_channels, H, W]</c> (<c>[batch, in_channels,
-    /// L]</c>), or <c>[batch, ..., in_features]</c>.
+    /// Where the model's first registered leaf module is a <c>Conv2d</c> and the input is <c>[in_channels, H, W]</c>, or
+    /// a <c>Linear</c> and the input is <c>[in_features]</c>, throws an <see cref="ArgumentException"/> that says to add
+    /// the batch dimension.
     /// </summary>
     internal static void Check(nn.Module<Tensor, Tensor> model, Tensor input)
     {
-        // The first leaf module, when it is a convolution or a linear layer; anything else first (an embedding, a
-        // normalisation, pooling, flatten) means no check.
         var first = model.named_modules().Select(m => m.module).FirstOrDefault(m => !m.named_children().Any());
         var given = GradientCore.Shape(input);
         switch (first)
         {
-            case TorchSharp.Modules.Conv2d conv:
-                if (input.dim() == 3 && input.shape[0] == conv.in_channels)
-                    throw new ArgumentException($"input must be [batch, {conv.in_channels}, height, width]; got {given}, one image without its batch dimension: use input.unsqueeze(0).", nameof(input));
-                if (input.dim() != 4 || input.shape[1] != conv.in_channels)
-                    throw new ArgumentException($"input must be [batch, {conv.in_channels}, height, width] (the model's first layer is a Conv2d with {conv.in_channels} input channels); got {given}.", nameof(input));
-                break;
-            case TorchSharp.Modules.Conv1d conv1:
-                if (input.dim() != 3 || input.shape[1] != conv1.in_channels)
-                    throw new ArgumentException($"input must be [batch, {conv1.in_channels}, length] (the model's first layer is a Conv1d with {conv1.in_channels} input channels); got {given}.", nameof(input));
-                break;
-            case TorchSharp.Modules.Linear linear:
-                if (input.dim() < 2)
-                    throw new ArgumentException($"input must be [batch, {linear.in_features}]; got {given}, one example without its batch dimension: use input.unsqueeze(0).", nameof(input));
-                if (input.shape[^1] != linear.in_features)
-                    throw new ArgumentException($"input must be [batch, ..., {linear.in_features}] (the model's first layer is a Linear with {linear.in_features} input features); got {given}.", nameof(input));
-                break;
+            case TorchSharp.Modules.Conv2d conv when input.dim() == 3 && input.shape[0] == conv.in_channels:
+                throw new ArgumentException($"input must be [batch, {conv.in_channels}, height, width]; got {given}, one image without its batch dimension: use input.unsqueeze(0).", nameof(input));
+            case TorchSharp.Modules.Linear linear when input.dim() == 1 && input.shape[0] == linear.in_features:
+                throw new ArgumentException($"input must be [batch, {linear.in_features}]; got {given}, one example without its batch dimension: use input.unsqueeze(0).", nameof(input));
         }
     }
 }

@@ -16,8 +16,9 @@ public sealed class AttributionResult : IDisposable
     /// (Grad-CAM: <c>[batch, 1, H, W]</c>; layer methods: the layer's output shape).</param>
     /// <param name="method">The method's name as the CLI and <c>metrics.json</c> spell it (e.g. <c>integrated_gradients</c>).</param>
     /// <param name="metadata">Scalar metadata by snake_case key (e.g. <c>convergence_delta</c>, the worst example's); null = none.</param>
-    /// <param name="convergenceDelta">Per example <c>[batch]</c>: |Σ attributions − (S(x) − S(x′))| for methods with a
-    /// completeness property (integrated gradients, layer integrated gradients, DeepLift), when asked for; else null.</param>
+    /// <param name="convergenceDelta">Per example <c>[batch]</c>: Σ attributions − (S(x) − S(x′)) (signed, as Captum's) for
+    /// methods with a completeness property (integrated gradients, layer integrated gradients, DeepLift), when asked for;
+    /// else null.</param>
     public AttributionResult(Tensor attributions, string method, IReadOnlyDictionary<string, double>? metadata = null, Tensor? convergenceDelta = null)
     {
         ArgumentNullException.ThrowIfNull(attributions);

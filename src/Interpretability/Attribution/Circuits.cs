@@ -188,9 +188,13 @@ public static class Circuits
             foreach (var (path, module) in model.named_modules())
             {
                 if (path == from || path == to) continue;
-                if (DeepLift.IsElementwise(module)) hooks.AddForwardHook(path, (inp, _) => inp.alias());
-                else if (module is MaxPool2d mp)
-                    hooks.AddForwardHook(path, (inp, _) => nn.functional.avg_pool2d(inp, mp.kernel_size, mp.stride ?? mp.kernel_size, mp.padding ?? new long[] { 0, 0 }));
+                if (ModuleKinds.IsElementwiseActivation(module)) hooks.AddForwardHook(path, (inp, _) => inp.alias());
+                else if (ModuleKinds.IsMaxPooling(module))
+                {
+                    var pool = module;
+                    hooks.AddForwardHook(path, (inp, _) => ModuleKinds.AveragePoolingLike(pool, inp)
+                        ?? throw new ArgumentException($"Expanded weights cannot linearise '{path}' (a dilated max pooling).", nameof(from)));
+                }
             }
             hooks.AddForwardHook(from, (_, _) => leaf.alias());
             hooks.AddForwardHook(to, (_, output) => { captured = output.alias(); return null; });
@@ -223,9 +227,9 @@ public static class Circuits
     public static byte[] KernelPicture(Tensor kernels, string title, int maxOut = 16, int maxIn = 16, int tileSize = 28)
     {
         ArgumentNullException.ThrowIfNull(kernels);
-        if (kernels.dim() == 2) kernels = kernels.unsqueeze(-1).unsqueeze(-1);
-        if (kernels.dim() != 4) throw new ArgumentException($"kernels must be [out, in, kh, kw] or [out, in]; got {GradientCore.Shape(kernels)}.", nameof(kernels));
+        if (kernels.dim() is not (2 or 4)) throw new ArgumentException($"kernels must be [out, in, kh, kw] or [out, in]; got {GradientCore.Shape(kernels)}.", nameof(kernels));
         using var scope = NewDisposeScope();
+        if (kernels.dim() == 2) kernels = kernels.unsqueeze(-1).unsqueeze(-1);
         var k = kernels.detach().cpu().to(float32);
         int o = (int)Math.Min(maxOut, k.shape[0]), n = (int)Math.Min(maxIn, k.shape[1]);
         var shown = k.narrow(0, 0, o).narrow(1, 0, n);

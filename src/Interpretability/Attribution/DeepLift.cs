@@ -35,8 +35,7 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
     /// <inheritdoc />
     public override DeepLiftOptions DefaultOptions { get; } = new();
 
-    internal static bool IsElementwise(nn.Module m) =>
-        m is ReLU or LeakyReLU or Tanh or Sigmoid or Softplus or ELU or GELU or SiLU or ReLU6 or Hardtanh;
+    internal static bool IsElementwise(nn.Module m) => ModuleKinds.IsElementwiseActivation(m);
 
     /// <summary>
     /// Max pooling, exactly: per window let a be the input's maximum and b the reference's. Then
@@ -128,8 +127,8 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
             sx = s.detach();
         }
         var attributions = (input - baseline) * g;
-        // Summation-to-delta per example (free: both scores were computed anyway).
-        var delta = (GradientCore.SumPerRow(attributions).to(float64) - (sx - sb).to(float64)).abs();
-        return new AttributionResult(attributions, Name, new Dictionary<string, double> { ["summation_delta"] = delta.max().ToDouble() }, delta);
+        // Summation-to-delta per example, signed as Captum's (free: both scores were computed anyway).
+        var delta = GradientCore.SumPerRow(attributions).to(float64) - (sx - sb).to(float64);
+        return new AttributionResult(attributions, Name, new Dictionary<string, double> { ["summation_delta"] = delta.abs().max().ToDouble() }, delta);
     }
 }

@@ -10,9 +10,10 @@ public sealed record FeatureAblationOptions(Tensor? FeatureMask = null, Tensor? 
     : PerturbationOptions(PerturbationsPerEval);
 
 /// <summary>
-/// Feature ablation (Captum's <c>FeatureAblation</c>): each group of features in turn is replaced by the baseline; the
+/// Feature ablation (after Captum's <c>FeatureAblation</c>): each group of features in turn is replaced by the baseline; the
 /// group's effect S(x) − S(x with the group ablated) is spread evenly over its features, so the attributions summed over
-/// a group give its effect (for a linear model with a zero baseline: w·x summed over the group).
+/// a group give its effect (for a linear model with a zero baseline: w·x summed over the group). Captum gives every
+/// feature of a group the group's whole effect instead; multiply by the group's size to get Captum's map.
 /// </summary>
 public sealed class FeatureAblation : PerturbationAttributionMethod<FeatureAblationOptions>
 {

@@ -38,7 +38,7 @@ internal static class ReluRules
         var relus = model.named_modules().Where(t => t.Item2 is ReLU).Select(t => t.Item1).ToList();
         if (relus.Count == 0)
             throw new ArgumentException($"The model has no ReLU modules to modify (layers: {string.Join(", ", LayerPath.All(model))}); guided backprop and deconvolution need ReLU modules, not F.relu calls.", "model");
-        NonlinearityAudit.Check(model, call.Input, null, call.Method);
+        NonlinearityAudit.Check(model, call.Input, null, call.Method, outputNonlinearityIsFine: true);
         using var hooks = new HookScope(model);
         foreach (var path in relus)
             hooks.AddForwardHook(path, (inp, _) => guided ? GuidedRelu.apply(inp) : DeconvRelu.apply(inp));

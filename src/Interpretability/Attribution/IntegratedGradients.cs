@@ -28,8 +28,9 @@ public enum IntegrationRule
 /// concatenated and cut into chunks of this size; null = all at once (Captum's <c>internal_batch_size=None</c>).</param>
 /// <param name="ReturnConvergenceDelta">Also compute the completeness error per example (two more forward passes for
 /// <see cref="IntegratedGradients"/>, none for the layer method): <see cref="AttributionResult.ConvergenceDelta"/>
-/// <c>[batch]</c> = |Σ IG − (S(x) − S(x′))|, and in the metadata <c>convergence_delta</c> (the worst example's),
-/// <c>convergence_delta_relative</c> (the same divided by its |S(x) − S(x′)|) and <c>score_difference</c>.</param>
+/// <c>[batch]</c> = Σ IG − (S(x) − S(x′)), signed as Captum's; and in the metadata <c>convergence_delta</c> (the largest
+/// |delta|), <c>convergence_delta_relative</c> (the same divided by that example's |S(x) − S(x′)|) and
+/// <c>score_difference</c>.</param>
 public sealed record IntegratedGradientsOptions(int Steps = 50, IntegrationRule Rule = IntegrationRule.GaussLegendre, Tensor? Baseline = null,
     int? InternalBatchSize = null, bool ReturnConvergenceDelta = false);
 
@@ -149,13 +150,13 @@ public sealed class IntegratedGradients : AttributionMethod<IntegratedGradientsO
         return sum;
     }
 
-    /// <summary>A result with the per-example completeness error |Σ attributions − (S(x) − S(x′))| and its metadata.</summary>
+    /// <summary>A result with the per-example completeness error Σ attributions − (S(x) − S(x′)) (signed) and its metadata.</summary>
     internal static AttributionResult WithConvergenceDelta(Tensor attributions, string method, Tensor scoreAtInput, Tensor scoreAtBaseline, int steps)
     {
         var difference = (scoreAtInput - scoreAtBaseline).to(float64);
-        var delta = (GradientCore.SumPerRow(attributions).to(float64) - difference).abs();
-        var worst = delta.argmax().ToInt64();
-        var d = delta[worst].ToDouble();
+        var delta = GradientCore.SumPerRow(attributions).to(float64) - difference;
+        var worst = delta.abs().argmax().ToInt64();
+        var d = Math.Abs(delta[worst].ToDouble());
         var sd = difference[worst].ToDouble();
         return new AttributionResult(attributions, method, new Dictionary<string, double>
         {

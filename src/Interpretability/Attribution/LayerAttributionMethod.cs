@@ -42,6 +42,8 @@ public abstract class LayerAttributionMethod<TOptions> : AttributionMethod<TOpti
         var ran = false;
         hooks.AddForwardHook(Layer, (_, output) =>
         {
+            // A module called several times per forward pass (one ReLU reused after every convolution) has no single output.
+            if (ran) throw new ArgumentException($"Layer '{Layer}' runs more than once in a forward pass, so it has no single output to attribute to; give each use its own module.", "layer");
             if (!output.shape.SequenceEqual(replacement.shape))
                 throw new InvalidOperationException($"Layer '{Layer}' gives {GradientCore.Shape(output)}, the injected value is {GradientCore.Shape(replacement)}.");
             ran = true;

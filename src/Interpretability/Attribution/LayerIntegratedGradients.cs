@@ -9,8 +9,9 @@ namespace Interpretability.Attribution;
 /// seen from the layer, <c>A ↦ S(model with the layer's output replaced by A)</c>, along the straight line from the
 /// layer's output on the baseline input, A(x′), to its output on the input, A(x):
 /// <c>(A(x) − A(x′)) ⊙ ∫₀¹ ∂S/∂A dα</c> (Sundararajan et al. 2017, arXiv:1703.01365, eq. 1, at the layer). The same
-/// quadrature and batching as <see cref="IntegratedGradients"/>; completeness holds at the layer,
-/// Σ = S(x) − S(x′) (the convergence delta costs nothing extra here: the two capture passes give both scores). Result:
+/// quadrature and batching as <see cref="IntegratedGradients"/>. Completeness, Σ = S(x) − S(x′), holds at the layer when
+/// every path from the input to the output passes through it (a skip connection around the layer breaks it, in Captum as
+/// here); the convergence delta costs nothing extra: the two capture passes give both scores. Result:
 /// the layer's shape. The options' baseline is an input-space baseline.
 /// </summary>
 public sealed class LayerIntegratedGradients : LayerAttributionMethod<IntegratedGradientsOptions>

@@ -20,9 +20,11 @@ public enum NoiseTunnelType
 /// <param name="Samples">Noisy copies per input (≥ 1).</param>
 /// <param name="NoiseLevel">σ as a fraction of each row's value range (max − min); Smilkov et al. find 10–20 % best.</param>
 /// <param name="Stdev">Absolute σ; when set it overrides <paramref name="NoiseLevel"/>.</param>
-/// <param name="Seed">Seed of the noise (same seed, same result on the same device).</param>
+/// <param name="Seed">Seed of the noise (same seed, same result on the same device): every call with these options draws the
+/// same noise, so a tunnel nested inside another one repeats its noise for each outer sample.</param>
 /// <param name="SamplesPerCall">Noisy copies given to the inner method in one call (Captum's <c>nt_samples_batch_size</c>):
-/// <c>batch × SamplesPerCall</c> rows at once; 1 = one call per sample.</param>
+/// <c>batch × SamplesPerCall</c> rows at once; 1 (our default; Captum's is all samples at once) = one call per sample,
+/// the least memory.</param>
 public sealed record NoiseTunnelOptions(NoiseTunnelType Type = NoiseTunnelType.SmoothGrad, int Samples = 50, double NoiseLevel = 0.15, double? Stdev = null,
     long Seed = 0, int SamplesPerCall = 1);
 
@@ -48,6 +50,7 @@ public sealed class NoiseTunnel : AttributionMethod<NoiseTunnelOptions>
     public override NoiseTunnelOptions DefaultOptions { get; } = new();
 
     /// <summary>The name of a configuration, e.g. <c>smoothgrad_saliency</c> (the results' <see cref="AttributionResult.Method"/>).</summary>
+    /// <param name="options">The configuration; null = <see cref="DefaultOptions"/>.</param>
     public string NameFor(NoiseTunnelOptions options) => (options ?? DefaultOptions).Type switch
     {
         NoiseTunnelType.SmoothGrad => "smoothgrad",
@@ -71,7 +74,7 @@ public sealed class NoiseTunnel : AttributionMethod<NoiseTunnelOptions>
             var range = dims.Length == 0 ? x.max() - x.min() : x.amax(dims, keepdim: true) - x.amin(dims, keepdim: true);
             sigma = range * options.NoiseLevel;
         }
-        var generator = new Generator((ulong)options.Seed, x.device);
+        using var generator = new Generator((ulong)options.Seed, x.device);
         Tensor? sum = null, sumSq = null;
         call.Begin(options.Samples);
         for (int first = 0; first < options.Samples; first += options.SamplesPerCall)

@@ -25,7 +25,7 @@ internal static class NonlinearityAudit
     private static readonly ConditionalWeakTable<nn.Module, HashSet<string>> Passed = new();
 
     /// <summary>The nonlinear modules every rule-based method handles: elementwise activations and max pooling.</summary>
-    internal static bool IsSeen(nn.Module m) => DeepLift.IsElementwise(m) || m is MaxPool2d or MaxPool1d or AdaptiveMaxPool2d;
+    internal static bool IsSeen(nn.Module m) => ModuleKinds.IsElementwiseActivation(m) || ModuleKinds.IsMaxPooling(m);
 
     /// <summary>
     /// Throws <see cref="ArgumentException"/> naming the first module whose output depends nonlinearly on the input once
@@ -38,9 +38,19 @@ internal static class NonlinearityAudit
     /// <param name="other">The other end of the line, <c>[batch, ...]</c> or null.</param>
     /// <param name="method">The method's name, for the message.</param>
     /// <param name="seen">The nonlinear modules the method has a rule for; null = <see cref="IsSeen"/>.</param>
-    internal static void Check(nn.Module<Tensor, Tensor> model, Tensor input, Tensor? other, string method, Func<nn.Module, bool>? seen = null)
+    /// <param name="outputNonlinearityIsFine">Whether a nonlinearity after the last module (a final softmax) is harmless
+    /// for the method: it is for guided backprop and deconvolution, whose rules concern the ReLUs only.</param>
+    internal static void Check(nn.Module<Tensor, Tensor> model, Tensor input, Tensor? other, string method, Func<nn.Module, bool>? seen = null,
+        bool outputNonlinearityIsFine = false)
     {
         seen ??= IsSeen;
+        foreach (var (path, module) in model.named_modules())
+        {
+            if (module.training && module is BatchNorm1d or BatchNorm2d or BatchNorm3d or Dropout or Dropout1d or Dropout2d or Dropout3d or AlphaDropout)
+                throw new ArgumentException($"{method}: layer '{path}' ({module.GetType().Name}) is in training mode, where it depends on the batch or on chance; call model.eval() first.", "model");
+            if (ModuleKinds.IsInPlace(module))
+                throw new ArgumentException($"{method}: layer '{path}' ({module.GetType().Name}) works in place (inplace: true), so its rule cannot see its input; build it without inplace.", "model");
+        }
         var key = method + ":" + string.Join("x", input.shape.Skip(1)) + ":" + input.dtype;
         var passed = Passed.GetOrCreateValue(model);
         lock (passed)
@@ -72,6 +82,7 @@ internal static class NonlinearityAudit
                 var error = (ym.to(float64) - mean).norm().ToDouble();
                 var scale = (yu.to(float64).norm().ToDouble() + yv.to(float64).norm().ToDouble()) / 2;
                 if (error <= Tolerance * scale + 1e-12) continue;
+                if (path.Length == 0 && outputNonlinearityIsFine) continue;
                 var type = module.GetType().Name;
                 var why = module.named_children().Any() || path.Length == 0
                     ? $"its output depends nonlinearly on the input once every activation and pooling module is linearised: a nonlinearity runs inside {type}.forward (e.g. functional.relu) where no hook can reach it"
@@ -100,7 +111,7 @@ internal static class NonlinearityAudit
             var (p, mod) = (path, module);
             hooks.AddForwardHook(path, (inp, output) =>
             {
-                var replaced = seen(mod) ? Linearised(mod, inp) : null;
+                var replaced = !seen(mod) ? null : ModuleKinds.IsElementwiseActivation(mod) ? inp.alias() : ModuleKinds.AveragePoolingLike(mod, inp);
                 outputs.Add((p, mod, (replaced ?? output).detach().clone()));
                 return replaced;
             });
@@ -109,14 +120,4 @@ internal static class NonlinearityAudit
         outputs.Add(("", model, y.detach().clone()));
         return outputs;
     }
-
-    /// <summary>The linear stand-in of a seen nonlinearity, or null for a module that keeps its output.</summary>
-    private static Tensor? Linearised(nn.Module module, Tensor input) => module switch
-    {
-        _ when DeepLift.IsElementwise(module) => input.alias(),
-        MaxPool2d p when p.dilation is null || p.dilation.All(d => d == 1) => nn.functional.avg_pool2d(input, p.kernel_size, p.stride ?? p.kernel_size, p.padding ?? new long[] { 0, 0 }, p.ceil_mode),
-        MaxPool1d p => nn.functional.avg_pool1d(input, p.kernel_size, p.stride ?? p.kernel_size, p.padding ?? 0, p.ceil_mode),
-        AdaptiveMaxPool2d p => nn.functional.adaptive_avg_pool2d(input, p.output_size),
-        _ => null,
-    };
 }

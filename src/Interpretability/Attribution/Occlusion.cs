@@ -95,7 +95,8 @@ public sealed class Occlusion : PerturbationAttributionMethod<OcclusionOptions>
                     var count = Math.Min(o.PerturbationsPerEval, windows - start);
                     var top = Enumerable.Range((int)start, (int)count).Select(i => (long)ys[i / xs.Length]).ToArray();
                     var left = Enumerable.Range((int)start, (int)count).Select(i => (long)xs[i % xs.Length]).ToArray();
-                    parts.Add(Scores(incremental.Logits(top, left, o.WindowHeight, o.WindowWidth, o.Baseline), target.expand(count), call.TargetParameter));
+                    using (var pass = NewDisposeScope())
+                        parts.Add(Scores(incremental.Logits(top, left, o.WindowHeight, o.WindowWidth, o.Baseline), target.expand(count), call.TargetParameter).MoveToOuterDisposeScope());
                     call.Advance(count);
                 }
                 scores = cat(parts, 0);

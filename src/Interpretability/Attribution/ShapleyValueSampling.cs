@@ -15,7 +15,8 @@ public sealed record ShapleyValueSamplingOptions(Tensor? FeatureMask = null, Ten
 /// Shapley value sampling (Castro, Gómez &amp; Tejada 2009; Štrumbelj &amp; Kononenko 2010): for random orderings of the
 /// feature groups, add the groups one by one to the baseline and credit each with its marginal change of the score;
 /// average over orderings. Every ordering's credits sum exactly to S(x) − S(baseline) (efficiency). A group's value is
-/// spread evenly over its features, so the whole map sums to S(x) − S(baseline).
+/// spread evenly over its features, so the whole map sums to S(x) − S(baseline) (Captum gives every feature of a group the
+/// group's whole value instead).
 /// </summary>
 public sealed class ShapleyValueSampling : PerturbationAttributionMethod<ShapleyValueSamplingOptions>
 {

@@ -17,7 +17,8 @@ public sealed record ZooEntry(string Name, string Description, IReadOnlyList<lon
 /// <param name="Module">The model, in eval mode on the CPU.</param>
 /// <param name="Spec">The spec it was opened from.</param>
 /// <param name="Description">What it is.</param>
-/// <param name="InputShape">The shape of one input, e.g. <c>[3, 64, 64]</c>; null where the file does not say (TorchScript).</param>
+/// <param name="InputShape">The shape of one input the library feeds it, e.g. <c>[3, 64, 64]</c>: the zoo entry's, ShapesNet's,
+/// or for a SmallCnn (which takes any height and width ≥ 4) 64 × 64, the shapes dataset's; null where nothing says (TorchScript).</param>
 public sealed record LoadedModel(nn.Module<Tensor, Tensor> Module, string Spec, string Description, IReadOnlyList<long>? InputShape) : IDisposable
 {
     /// <summary>Disposes the module.</summary>
@@ -84,8 +85,9 @@ public static class ModelZoo
     /// <summary>
     /// Opens a model: <c>zoo:NAME</c> (see <see cref="Entries"/>), a TorchScript file (recognised by its zip archive
     /// header, whatever its extension), or a TorchSharp weight file of an architecture the library knows, recognised by
-    /// its parameter names and shapes: ShapesNet, <see cref="ReferenceModels.SmallCnn"/> (any input channels, width and
-    /// classes) or <see cref="ReferenceModels.Mlp"/> (ReLU activations). Same as <see cref="Load"/>, without the description.
+    /// its parameter names and shapes: ShapesNet (any classes) or <see cref="ReferenceModels.SmallCnn"/> (any input channels,
+    /// width and classes). <see cref="ReferenceModels.Mlp"/> weights are refused with a message: they do not say whether
+    /// the activations are ReLU or Tanh. Same as <see cref="Load"/>, without the description.
     /// </summary>
     /// <exception cref="ArgumentException">An unknown zoo name.</exception>
     /// <exception cref="FileNotFoundException">A file that does not exist.</exception>
@@ -133,6 +135,9 @@ public static class ModelZoo
                 throw;
             }
         }
+        if (Enumerable.Range(1, shapes.Count).TakeWhile(i => shapes.ContainsKey($"fc{i}.weight")).Count() == shapes.Count / 2 && shapes.ContainsKey("fc1.weight"))
+            throw new InvalidDataException($"Weight file '{spec}' looks like ReferenceModels.Mlp weights, which do not say whether its activations are ReLU or Tanh: " +
+                                           "build the module with ReferenceModels.Mlp(…, activation: \"relu\" or \"tanh\") and load the weights with TorchSharpWeights.Load.");
         throw new InvalidDataException($"Weight file '{spec}' matches no architecture the library knows ({string.Join(", ", WeightArchitectures.Select(a => a.Name))}); " +
                                        $"its parameters are {string.Join(", ", shapes.Select(kv => $"{kv.Key} [{string.Join(", ", kv.Value)}]"))}. " +
                                        "Build the module in C# and load the weights into it with TorchSharpWeights.Load.");
@@ -149,14 +154,6 @@ public static class ModelZoo
             ? (ReferenceModels.SmallCnn((int)c1[1], (int)fc[0], (int)c1[0]), new long[] { c1[1], 64, 64 },
                $"ReferenceModels.SmallCnn: {c1[1]} input channels, width {c1[0]}, {fc[0]} classes")
             : null),
-        ("ReferenceModels.Mlp", shapes =>
-        {
-            var layers = Enumerable.Range(1, shapes.Count).TakeWhile(i => shapes.ContainsKey($"fc{i}.weight")).Select(i => shapes[$"fc{i}.weight"]).ToList();
-            if (layers.Count == 0 || layers.Any(w => w.Length != 2)) return null;
-            var hidden = layers.Take(layers.Count - 1).Select(w => (int)w[0]).ToList();
-            return (ReferenceModels.Mlp((int)layers[0][1], hidden, (int)layers[^1][0]), new long[] { layers[0][1] },
-                $"ReferenceModels.Mlp: {layers[0][1]} inputs, hidden {string.Join("-", hidden)}, {layers[^1][0]} outputs, ReLU");
-        }),
     };
 
     private static bool Matches(nn.Module module, IReadOnlyDictionary<string, long[]> shapes)

@@ -59,6 +59,8 @@ public static class TorchSharpWeights
     }
 
     /// <summary>The parameter names and shapes stored in a TorchSharp weight file (to recognise its architecture).</summary>
+    /// <param name="path">The weight file.</param>
+    /// <returns>Each parameter's shape by its <c>state_dict</c> name.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a readable TorchSharp weight file.</exception>
     public static IReadOnlyDictionary<string, long[]> ReadShapes(string path)

@@ -141,8 +141,10 @@ public sealed record LayerScan(string Layer, Tensor Max, Tensor ArgMax, Tensor M
         foreach (var ch in chosen)
             if (ch < 0 || ch >= c) throw new ArgumentOutOfRangeException(nameof(channels), ch, $"channel must be in [0, {c}) for '{Layer}'.");
         k = Math.Min(k, n);
-        var m = Max.contiguous().data<float>().ToArray();
-        var a = ArgMax.contiguous().data<long>().ToArray();
+        float[] m;
+        long[] a;
+        using (var maxes = Max.contiguous()) m = maxes.data<float>().ToArray();
+        using (var args = ArgMax.contiguous()) a = args.data<long>().ToArray();
         var indices = new long[chosen.Length * k];
         var values = new float[chosen.Length * k];
         var rows = new long[chosen.Length * k];

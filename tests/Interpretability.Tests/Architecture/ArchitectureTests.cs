@@ -203,7 +203,7 @@ public sealed class CpuConvolutionCheckEntryPointTests
     }
 
     [Fact]
-    public void The_check_runs_once_and_every_caller_gets_the_same_outcome()
+    public void Every_caller_gets_the_same_outcome_object_even_from_parallel_threads()
     {
         var outcomes = new CpuConvolutionCheckResult[8];
         Parallel.For(0, outcomes.Length, i => outcomes[i] = CpuConvolutionCheck.Ensure());

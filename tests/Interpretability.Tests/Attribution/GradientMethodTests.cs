@@ -62,11 +62,11 @@ public class GradientMethodTests
                 $"row {i}: Σ IG = {total[i].ToDouble()}, S(x) − S(x′) = {diff[i].ToDouble()}");
         Assert.True(r.Metadata["convergence_delta_relative"] < 1e-3);
         Assert.True(r.Metadata["convergence_delta"] < 1e-3 * (diff.abs().max().ToDouble() + 1e-3));
-        // The per-example delta is each row's own |Σ IG − (S(x) − S(x′))|, not the worst row's.
+        // The per-example delta is each row's own Σ IG − (S(x) − S(x′)), signed as Captum's, not the worst row's.
         Assert.NotNull(r.ConvergenceDelta);
         Assert.Equal(new long[] { 3 }, r.ConvergenceDelta!.shape);
         for (int i = 0; i < 3; i++)
-            Assert.Equal(Math.Abs(total[i].ToDouble() - diff[i].ToDouble()), r.ConvergenceDelta[i].ToDouble(), 1e-5);
+            Assert.Equal(total[i].ToDouble() - diff[i].ToDouble(), r.ConvergenceDelta[i].ToDouble(), 1e-5);
     }
 
     [Fact]
@@ -300,6 +300,10 @@ public class GradientMethodTests
         // VarGrad of 2(x+ε) is 4σ².
         using var v = tunnel.Attribute(x, 0, new NoiseTunnelOptions(NoiseTunnelType.VarGrad, Samples: 400, Stdev: 0.3));
         Assert.True((v.Attributions - 4 * 0.09f).abs().max().ToDouble() < 0.1);
+        // SmoothGrad² of 2(x+ε) is E[4(x+ε)²] = 4x² + 4σ² (sampling error about 8|x|σ/√400).
+        using var sq = tunnel.Attribute(x, 0, new NoiseTunnelOptions(NoiseTunnelType.SmoothGradSquared, Samples: 400, Stdev: 0.3));
+        var expected = 4 * x * x + 4 * 0.09f;
+        Assert.True(((sq.Attributions - expected).abs() - (0.05f * expected + 0.3f)).max().ToDouble() < 0, $"{sq.Attributions} vs {expected}");
     }
 
     [Fact]

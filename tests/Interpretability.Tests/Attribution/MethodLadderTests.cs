@@ -42,6 +42,44 @@ internal sealed class ModuleReluNet : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) => fc2.call(relu1.call(fc1.call((x - 0.5) * 4)));
 }
 
+/// <summary>Two convolutions sharing one ReLU module, as many hand-written models do.</summary>
+internal sealed class SharedReluCnn : Module<Tensor, Tensor>
+{
+    private readonly TorchSharp.Modules.Conv2d conv1, conv2;
+    private readonly TorchSharp.Modules.ReLU relu;
+    private readonly TorchSharp.Modules.Linear fc;
+
+    public SharedReluCnn() : base(nameof(SharedReluCnn))
+    {
+        manual_seed(3);
+        conv1 = Conv2d(3, 4, 3, padding: 1);
+        conv2 = Conv2d(4, 4, 3, padding: 1);
+        relu = ReLU();
+        fc = Linear(4, 3);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => fc.call(relu.call(conv2.call(relu.call(conv1.call(x)))).mean(new long[] { 2, 3 }));
+}
+
+/// <summary>A ReLU MLP that returns log-probabilities computed inside forward.</summary>
+internal sealed class LogSoftmaxHead : Module<Tensor, Tensor>
+{
+    private readonly TorchSharp.Modules.Linear fc1, fc2;
+    private readonly TorchSharp.Modules.ReLU relu1;
+
+    public LogSoftmaxHead() : base(nameof(LogSoftmaxHead))
+    {
+        manual_seed(4);
+        fc1 = Linear(6, 8);
+        relu1 = ReLU();
+        fc2 = Linear(8, 3);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => functional.log_softmax(fc2.call(relu1.call(fc1.call(x))), 1);
+}
+
 /// <summary>The base ladder: layer and perturbation bases, the injecting forward of layer IG, progress and cancellation,
 /// the nonlinearity audit and the caller's input shape.</summary>
 public class MethodLadderTests
@@ -78,7 +116,7 @@ public class MethodLadderTests
         var total = r.Attributions.sum(1);
         Assert.True(total.allclose(sx - s0, rtol: 1e-4, atol: 1e-5), $"{total} vs {sx - s0}");
         Assert.Equal(new long[] { 3 }, r.ConvergenceDelta!.shape);
-        Assert.True(r.ConvergenceDelta.max().ToDouble() < 1e-4);
+        Assert.True(r.ConvergenceDelta.abs().max().ToDouble() < 1e-4);
         using var g = new GuidedBackprop(visible).Attribute(x, 2);
         using var l = new Lrp(visible).Attribute(x, 2);
     }
@@ -124,6 +162,60 @@ public class MethodLadderTests
         }
         using var direct = new IntegratedGradients(rest).Attribute(ax, 1, options with { Baseline = a0 });
         Assert.True(layer.Attributions.allclose(direct.Attributions, rtol: 1e-5, atol: 1e-6));
+    }
+
+    [Fact]
+    public void Layer_integrated_gradients_before_a_linear_head_is_the_activation_change_times_the_weights()
+    {
+        // After relu1 the model is fc2 alone: ∂S/∂A is fc2's target row at every α, so any quadrature gives exactly
+        // (A(x) − A(x′)) ⊙ W2[target].
+        using var net = Sequential(("fc1", Linear(5, 7)), ("relu1", ReLU()), ("fc2", Linear(7, 3)));
+        var x = randn(4, 5);
+        var baseline = randn(5);
+        using var r = new LayerIntegratedGradients(net, "relu1").Attribute(x, 2, new IntegratedGradientsOptions(Steps: 3, Baseline: baseline, ReturnConvergenceDelta: true));
+        Tensor ax, ab;
+        using (no_grad())
+        {
+            ax = net[1].call(net[0].call(x));
+            ab = net[1].call(net[0].call(baseline.unsqueeze(0)));
+        }
+        var w = ((TorchSharp.Modules.Linear)net[2]).weight![2].detach();
+        Assert.True(r.Attributions.allclose((ax - ab) * w, rtol: 1e-5, atol: 1e-6));
+        Assert.True(r.ConvergenceDelta!.abs().max().ToDouble() < 1e-4);
+    }
+
+    [Fact]
+    public void A_module_reused_in_one_forward_pass_cannot_be_a_layer_and_the_survey_falls_back_to_the_convolution()
+    {
+        using var net = new SharedReluCnn();
+        var x = rand(2, 3, 16, 16);
+        var e = Assert.Throws<ArgumentException>(() => new LayerIntegratedGradients(net, "relu").Attribute(x, 1, new IntegratedGradientsOptions(Steps: 4)));
+        Assert.Equal("layer", e.ParamName);
+        Assert.Contains("more than once", e.Message);
+        var layers = Interpretability.Probing.LayerSurvey.Run(net, x);
+        var convs = Interpretability.Probing.LayerSurvey.Convolutions(layers);
+        Assert.Equal(2, layers.First(l => l.Path == "relu").Calls);
+        Assert.Equal("conv2", Interpretability.Probing.LayerSurvey.ActivationAfter(layers, convs[1]).Path);
+    }
+
+    [Fact]
+    public void The_audit_refuses_in_place_activations_and_training_mode_and_lets_guided_backprop_past_a_final_softmax()
+    {
+        var x = randn(2, 6);
+        using var inplace = Sequential(("fc1", Linear(6, 8)), ("relu1", ReLU(inplace: true)), ("fc2", Linear(8, 3)));
+        var e1 = Assert.Throws<ArgumentException>(() => new DeepLift(inplace).Attribute(x, 0));
+        Assert.Contains("'relu1'", e1.Message);
+        Assert.Contains("inplace", e1.Message);
+        using var dropout = Sequential(("fc1", Linear(6, 8)), ("relu1", ReLU()), ("drop", Dropout(0.5)), ("fc2", Linear(8, 3)));
+        dropout.train();
+        var e2 = Assert.Throws<ArgumentException>(() => new Lrp(dropout).Attribute(x, 0));
+        Assert.Contains("model.eval()", e2.Message);
+        dropout.eval();
+        using (new Lrp(dropout).Attribute(x, 0)) { }
+        using var softmaxed = new LogSoftmaxHead();
+        using (new GuidedBackprop(softmaxed).Attribute(x, 0)) { }   // guided backprop's rules concern the ReLUs only
+        var e3 = Assert.Throws<ArgumentException>(() => new DeepLift(softmaxed).Attribute(x, 0));
+        Assert.Contains("(the model itself)", e3.Message);
     }
 
     [Fact]
