@@ -54,13 +54,13 @@ internal static class ReluRules
         {
             var x = (Tensor)vars[0];
             ctx.save_for_backward(new() { x });
-            return x.clamp_min(0);
+            return x.relu();
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
             var x = ctx.get_saved_variables()[0];
-            return new() { gradOutput.clamp_min(0) * (x > 0).to(gradOutput.dtype) };
+            return new() { gradOutput.relu() * x.gt(Scalars.Zero).to(gradOutput.dtype) };
         }
     }
 
@@ -68,8 +68,8 @@ internal static class ReluRules
     {
         public override string Name => "DeconvReLU";
 
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars) => ((Tensor)vars[0]).clamp_min(0);
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars) => ((Tensor)vars[0]).relu();
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) => new() { gradOutput.clamp_min(0) };
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) => new() { gradOutput.relu() };
     }
 }

@@ -1,5 +1,4 @@
 using Interpretability.Imaging;
-using Interpretability.Models;
 using Interpretability.Nn;
 using SkiaSharp;
 using TorchSharp;

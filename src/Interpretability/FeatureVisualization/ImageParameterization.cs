@@ -1,4 +1,3 @@
-using Interpretability.Ensembles;
 using Interpretability.Nn;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -378,12 +377,14 @@ public sealed class CppnImage : ImageParameterization
     /// <inheritdoc />
     public override IReadOnlyList<Parameter> Parameters => networks.SelectMany(n => new[] { n.Weights, n.Biases }).ToArray();
 
+    private static readonly Scalar Half = 0.5.ToScalar();
+
     /// <inheritdoc />
     public override Tensor Image()
     {
         using var scope = NewDisposeScope();
         var images = networks.Select(n => n.call(coordinates).t().reshape(3, Height, Width)).ToArray();
-        return ((stack(images, 0) + 1f) * 0.5f).MoveToOuterDisposeScope();
+        return ((stack(images, 0) + Scalars.One) * Half).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

@@ -18,6 +18,8 @@ public sealed record ObjectiveInputs(Func<string, Tensor> Activation, Tensor Inp
 /// </summary>
 public sealed class Objective
 {
+    private static readonly Scalar TinyNorm = 1e-10.ToScalar();   // a floor for the Gram norms, alive for the process
+
     /// <summary>The input images (after transforms), for objectives on pixels.</summary>
     public const string InputLayer = "input";
 
@@ -59,8 +61,13 @@ public sealed class Objective
         new(i => a.Evaluate(i) - b.Evaluate(i), a.Layers.Concat(b.Layers), $"{a} − ({b})");
 
     /// <summary>A multiple of an objective.</summary>
-    public static Objective operator *(double weight, Objective a) =>
-        new(i => a.Evaluate(i) * weight, a.Layers, $"{weight:G4}·{a}");
+    public static Objective operator *(double weight, Objective a)
+    {
+        // One scalar per objective, kept alive by the closure: a C# number would make a temporary scalar at every step,
+        // which a collection during the multiplication can free under it (see Scalars).
+        var w = weight.ToScalar();
+        return new(i => a.Evaluate(i) * w, a.Layers, $"{weight:G4}·{a}");
+    }
 
     /// <summary>A multiple of an objective.</summary>
     public static Objective operator *(Objective a, double weight) => weight * a;
@@ -137,7 +144,7 @@ public sealed class Objective
             using var scope = NewDisposeScope();
             var flat = a.reshape(b, c, -1);
             var grams = matmul(flat, flat.transpose(1, 2)).reshape(b, -1);
-            grams = grams / grams.norm(1, keepdim: true).clamp_min(1e-10);
+            grams = grams / grams.norm(1, keepdim: true).clamp_min(TinyNorm);
             var sim = matmul(grams, grams.t());
             return (-(sim.sum() - sim.diagonal().sum()) / b).MoveToOuterDisposeScope();
         }, new[] { layer }, $"diversity({layer})");

@@ -19,19 +19,21 @@ internal sealed class RedirectedReluFunction : autograd.SingleTensorFunction<Red
     {
         var x = (Tensor)vars[0];
         ctx.save_for_backward(new() { x });
-        return x.clamp_min(0);
+        return x.relu();
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
         var x = ctx.get_saved_variables()[0];
         using var scope = NewDisposeScope();
-        var negative = x < 0;
-        var reluGrad = grad.masked_fill(negative, 0);
+        // No C# number reaches an operation here: this runs for every ReLU at every step, and TorchSharp's temporary
+        // scalars can be freed by a collection during the call (see Scalars).
+        var negative = x.lt(Scalars.Zero);
+        var reluGrad = grad.masked_fill(negative, Scalars.Zero);
         // autograd's grad is d(loss)/d(out); loss = −objective, so grad > 0 at a negative input pushes it lower
-        var redirected = grad.masked_fill(negative.logical_and(grad > 0), 0);
+        var redirected = grad.masked_fill(negative.logical_and(grad.gt(Scalars.Zero)), Scalars.Zero);
         long b = x.shape[0];
-        var alive = reluGrad.reshape(b, -1).abs().sum(dim: 1) > 0;             // [B]
+        var alive = reluGrad.reshape(b, -1).abs().sum(dim: 1).gt(Scalars.Zero);   // [B]
         var shape = new long[x.dim()];
         Array.Fill(shape, 1L);
         shape[0] = b;

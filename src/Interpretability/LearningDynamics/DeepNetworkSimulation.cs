@@ -188,6 +188,10 @@ public static class DeepNetworkSimulation
         double initialLoss = double.NaN;
         long stepsRun = 0;
         var lr = options.LearningRate;
+        // The step's scalars, made once and alive for the whole loop: a C# number passed to an operation becomes a temporary
+        // scalar that a collection during the call can free under it.
+        using var half = 0.5.ToScalar();
+        using var minusLr = (-lr).ToScalar();
 
         using (no_grad())
         {
@@ -196,7 +200,7 @@ public static class DeepNetworkSimulation
                 using var stepScope = NewDisposeScope();
                 var (activations, preActivations, output) = Forward(x, weights, options.Activation);
                 var error = output - y;                                       // [P, N3]
-                var loss = (error * error).sum() * 0.5;   // not square(): its temporary Scalar can be finalised mid-call (TorchSharp keeps no reference)
+                var loss = (error * error).sum() * half;   // not square() nor 0.5: a temporary Scalar can be finalised mid-call (TorchSharp keeps no reference)
                 bool record = step % options.RecordEvery == 0 || step == steps;
                 bool check = step % 50 == 0 || step == steps || record && recordedSteps.Count < 2;
                 if (record)
@@ -228,7 +232,7 @@ public static class DeepNetworkSimulation
                     progress?.Report((double)step / steps);
                 }
                 var grads = Backward(error, activations, preActivations, weights, options.Activation);
-                for (int l = 0; l < weights.Length; l++) weights[l].add_(grads[l], alpha: -lr);
+                for (int l = 0; l < weights.Length; l++) weights[l].add_(grads[l], alpha: minusLr);
                 stepsRun = step + 1;
             }
         }

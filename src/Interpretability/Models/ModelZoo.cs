@@ -1,5 +1,4 @@
 using System.Reflection;
-using Interpretability.Ensembles;
 using Interpretability.Nn;
 using static TorchSharp.torch;
 
