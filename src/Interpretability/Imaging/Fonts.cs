@@ -24,5 +24,11 @@ public static class Fonts
     /// Gives every text of a chart (title, axes, ticks, legend, colour bar) this family, just before it is rendered, so
     /// that elements added after the plot was created are covered too; ScottPlot's process-wide default stays untouched.
     /// </summary>
-    internal static void Apply(ScottPlot.Plot plot) => plot.Font.Set(Family);
+    internal static void Apply(ScottPlot.Plot plot)
+    {
+        plot.Font.Set(Family);
+        // The styler leaves panels alone, and a colour bar's label would keep ScottPlot's default (DejaVu Serif here).
+        foreach (var panel in plot.Axes.GetPanels())
+            if (panel is ScottPlot.Panels.ColorBar bar) (bar.LabelStyle.FontName, bar.LabelStyle.Bold) = (Family, false);
+    }
 }
