@@ -22,7 +22,7 @@ public sealed record TorchSessionOptions(int? Threads = null, bool PassiveOpenMp
 /// a user's program alike); the library's algorithms never change these settings. The one exception guards correctness
 /// and so cannot depend on the application: the CPU convolution check (<see cref="CpuConvolutionCheck"/>) runs by itself,
 /// once, before the first gradient any method computes, with or without a session, and may turn oneDNN off for the
-/// process (its probes run briefly at one thread).
+/// process (for its probes it also sets one thread for a moment).
 /// </summary>
 /// <example><code>
 /// using var session = TorchSession.Start(new TorchSessionOptions(Threads: 2));

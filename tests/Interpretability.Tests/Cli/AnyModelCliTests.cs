@@ -131,3 +131,17 @@ public sealed class AnyModelCliTests : IDisposable
         Assert.Equal(new long[] { 1, 11 }, layers.Single(l => l.Path == "fc").OutputShape);
     }
 }
+
+/// <summary>The help text says each default once.</summary>
+public sealed class CliHelpTests
+{
+    [Fact]
+    public void The_thread_default_is_stated_once()
+    {
+        var (code, stdout, err) = CliRunner.Run("attribute", "--help");
+        Assert.True(code == 0, err);
+        var line = stdout.Split('\n').Single(l => l.Contains("--threads", StringComparison.Ordinal));
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(line, "default", System.Text.RegularExpressions.RegexOptions.IgnoreCase));
+        Assert.Contains("--layer", stdout);
+    }
+}
