@@ -13,7 +13,7 @@ namespace Interpretability.Studies;
 /// <summary>Options of <see cref="AttributionStudy"/> (the <c>interp attribute</c> command).</summary>
 /// <param name="Model">Model spec: null = the zoo's trained ShapesNet; otherwise <c>zoo:NAME</c>, a TorchSharp weight file
 /// of a known architecture or a TorchScript file (see <see cref="ModelZoo.Load"/>). Layer methods need hookable layers.</param>
-/// <param name="Image">Path of a PNG/JPEG to explain (resized to 64×64); null = a shapes test image.</param>
+/// <param name="Image">Path of a PNG/JPEG to explain (resized to the model's input size); null = a shapes test image.</param>
 /// <param name="Target">Class to explain; null = the model's prediction.</param>
 /// <param name="Method">A method name (see <see cref="AttributionStudy.MethodNames"/>) or <c>all</c>. One method runs the
 /// sections that concern it only (integrated gradients: its convergence and the per-class means; LRP: its composites;
@@ -25,7 +25,7 @@ public sealed record AttributionStudyOptions(string? Model = null, string? Image
 /// <summary>One attribution method as the study runs it.</summary>
 /// <param name="Name">Name in <c>metrics.json</c>, file names and <c>--method</c>.</param>
 /// <param name="Title">Title in the pictures.</param>
-/// <param name="Run">Attributes (input <c>[1, 3, H, W]</c>, target) → result; the study disposes the result.</param>
+/// <param name="Run">Attributes (input <c>[1, C, H, W]</c>, target) → result; the study disposes the result.</param>
 public sealed record AttributionStudyMethod(string Name, string Title, Func<Tensor, long, AttributionResult> Run);
 
 /// <summary>A per-method metric the study computes for every method's result.</summary>
@@ -131,7 +131,7 @@ public sealed class AttributionStudy : Study
     };
 
     /// <summary>
-    /// The perturbation methods as the study runs them, on images <c>[1, 3, H, W]</c>: occlusion (8×8 windows, stride 4;
+    /// The perturbation methods as the study runs them, on images <c>[1, C, H, W]</c>: occlusion (8×8 windows, stride 4;
     /// all windows batched through <paramref name="batches"/>; on ShapesNet by exact incremental inference over its
     /// <see cref="SpatialChain"/>), and, on a grid of 8×8-pixel segments, feature ablation,
     /// Shapley value sampling, KernelSHAP and LIME (quick mode: fewer samples).

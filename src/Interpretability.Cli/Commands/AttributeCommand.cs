@@ -22,7 +22,7 @@ public sealed class AttributeCommand : StudyCommand
 
     private readonly Option<string?> image = new("--image")
     {
-        Description = "A PNG/JPEG to explain (resized to 64×64). Default: a shapes test image (the class is seed mod 11).",
+        Description = "A PNG/JPEG to explain (resized to the model's input size). Default: a shapes test image (the class is seed mod 11).",
     };
 
     private readonly Option<long?> target = new("--target")

@@ -26,7 +26,7 @@ public static class Infidelity
     /// <param name="model">Classifier <c>[batch, ...] → [batch, classes]</c>.</param>
     /// <param name="input">One input <c>[1, ...]</c>.</param>
     /// <param name="target">Explained class.</param>
-    /// <param name="attributions">Attributions of the input's shape.</param>
+    /// <param name="attributions">Attributions of the input's shape, <c>[1, ...]</c>.</param>
     /// <param name="options">Options; null = defaults.</param>
     public static double Compute(Func<Tensor, Tensor> model, Tensor input, long target, Tensor attributions, InfidelityOptions? options = null)
     {

@@ -25,7 +25,9 @@ public sealed class LayerActivation
     /// <summary>The layer's path.</summary>
     public string Layer { get; }
 
-    /// <summary>Runs the model on <paramref name="input"/> <c>[batch, ...]</c> and returns the layer's output.</summary>
+    /// <summary>Runs the model on <paramref name="input"/> and returns the layer's output.</summary>
+    /// <param name="input">The model's input, <c>[batch, ...]</c>.</param>
+    /// <returns>The layer's output <c>[batch, ...layer shape]</c>, detached, as the result's attributions.</returns>
     public AttributionResult Attribute(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
