@@ -15,6 +15,15 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# A gen-0 budget of 64 MiB for every .NET process this script starts (tests, report, CLI, benchmarks). TorchSharp 0.107
+# turns a C# number given to a tensor operation into a temporary Scalar and keeps no reference to it during the native
+# call, so a garbage collection on another thread can free the value under the operation (seen as "Expected false to be
+# true ... Scalar.h" aborting a report run, and as one failed report section in five clean-clone test runs). The runtime
+# sizes gen 0 from the CPU cache: about 2 MiB on the AMD EPYC development host, about 100 MiB on an Intel Xeon host, so
+# collections (and the race) are fifty times more frequent here. The library avoids temporaries where code runs
+# thousands of times; TorchSharp's own code (its optimisers, for one) still makes them. Set DOTNET_GCgen0size yourself
+# to override.
+export DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x4000000}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
