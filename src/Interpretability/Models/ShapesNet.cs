@@ -72,6 +72,11 @@ public sealed class ShapesNet : Module<Tensor, Tensor>
         SeededInit.Apply(this, seed);
     }
 
+    private static readonly Scalar Half = 0.5.ToScalar(), Four = 4.0.ToScalar();
+
+    /// <summary>The input centring <c>(x − 0.5) · 4</c>, with long-lived scalars (every forward pass runs it; see <c>Scalars</c>).</summary>
+    private static Tensor Centre(Tensor x) => (x - Half) * Four;
+
     /// <summary>
     /// Logits <c>[N, classes]</c> of images <c>[N, 3, H, W]</c> in [0, 1] (trained at H = W = 64; H, W ≥ 8).
     /// </summary>
@@ -82,7 +87,7 @@ public sealed class ShapesNet : Module<Tensor, Tensor>
         if (input.dim() != 4 || input.shape[1] != 3 || input.shape[2] < 8 || input.shape[3] < 8)
             throw new ArgumentException($"input must be images [batch, 3, height ≥ 8, width ≥ 8]; got [{string.Join(", ", input.shape)}].", nameof(input));
         // Centre the [0, 1] pixels (part of the model, so callers and attribution baselines work in image space).
-        var x = pool1.call(relu1.call(conv1.call((input - 0.5) * 4)));
+        var x = pool1.call(relu1.call(conv1.call(Centre(input))));
         x = pool2.call(relu2.call(conv2.call(x)));
         x = pool3.call(relu3.call(conv3.call(x)));
         x = relu4.call(conv4.call(x));
@@ -96,7 +101,7 @@ public sealed class ShapesNet : Module<Tensor, Tensor>
     /// </summary>
     public SpatialChain AsSpatialChain()
     {
-        var stages = new List<SpatialStage> { SpatialStage.Pointwise("input", x => (x - 0.5) * 4) };
+        var stages = new List<SpatialStage> { SpatialStage.Pointwise("input", Centre) };
         foreach (var (name, module) in new (string, Module)[]
                  {
                      ("conv1", conv1), ("relu1", relu1), ("pool1", pool1), ("conv2", conv2), ("relu2", relu2), ("pool2", pool2),
