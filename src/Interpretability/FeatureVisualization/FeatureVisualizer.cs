@@ -104,7 +104,7 @@ public sealed class FeatureVisualizationResult : IDisposable
 /// <example>
 /// <code>
 /// var viz = new FeatureVisualizer(model);
-/// using var r = viz.Visualize(Objective.Channel("relu3", 5) - 1e-3 * Objective.TotalVariation(), new FeatureVisualizationOptions(Height: 64, Width: 64));
+/// using var r = viz.Visualize(Objective.Channel("relu3", 5) - 0.5 * Objective.TotalVariation(), new FeatureVisualizationOptions(Height: 64, Width: 64, Steps: 128));
 /// // r.Images: [1, 3, 64, 64]; r.Trace: one value per step
 /// </code>
 /// </example>

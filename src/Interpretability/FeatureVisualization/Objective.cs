@@ -12,7 +12,7 @@ public sealed record ObjectiveInputs(Func<string, Tensor> Activation, Tensor Inp
 /// <summary>
 /// A scalar to maximise, built from named layers (Lucid's <c>objectives</c>). Objectives compose: <c>a + b</c>,
 /// <c>a − b</c>, <c>2 · a</c>, <c>−a</c> evaluate as the sums, differences and multiples of their values, so
-/// <c>Channel("relu3", 5) − 0.05 · TotalVariation()</c> is a regularised objective and <c>Channel(..) + 1e2 · Diversity(..)</c>
+/// <c>Channel("relu3", 5) − 0.5 · TotalVariation()</c> is a regularised objective and <c>Channel(..) + 1e2 · Diversity(..)</c>
 /// a diverse one. Regularisers (<see cref="L1"/>, <see cref="TotalVariation"/>, <see cref="Blur"/>) are penalties
 /// (non-negative values): subtract them.
 /// </summary>
@@ -149,20 +149,29 @@ public sealed class Objective
             return (-(sim.sum() - sim.diagonal().sum()) / b).MoveToOuterDisposeScope();
         }, new[] { layer }, $"diversity({layer})");
 
-    /// <summary>L1 penalty <c>Σ |x − constant|</c> on the input images (<paramref name="layer"/> = <see cref="InputLayer"/>)
-    /// or a layer's activation (Lucid's <c>L1</c>).</summary>
+    // The penalties are means over their elements, not sums (Lucid's L1, L2 and total variation are sums, as
+    // tf.image.total_variation): a channel objective is a mean activation, so a summed penalty on a 64×64 RGB image is
+    // about 10⁴ times larger than the same weight suggests, and a weight that suits one image size fails at another.
+    // As means, "objective − 0.05 · penalty" means the same on every image size and batch.
+
+    /// <summary>L1 penalty <c>mean |x − constant|</c> over every element of the input images (<paramref name="layer"/> =
+    /// <see cref="InputLayer"/>) or of a layer's activation (Lucid's <c>L1</c>, divided by the element count).</summary>
     /// <param name="constant">The value the penalty pulls towards.</param>
     /// <param name="layer">A layer path, or <see cref="InputLayer"/>.</param>
     public static Objective L1(double constant = 0, string layer = InputLayer) =>
-        new(i => (Read(i, layer) - constant).abs().sum(), new[] { layer }, $"L1({layer})");
+        new(i => (Read(i, layer) - constant).abs().mean(), new[] { layer }, $"L1({layer})");
 
-    /// <summary>L2 penalty <c>Σ (x − constant)²</c> on the input images or a layer's activation (Lucid's <c>L2</c>, squared).</summary>
+    /// <summary>L2 penalty <c>mean (x − constant)²</c> over every element of the input images or a layer's activation
+    /// (Lucid's <c>L2</c>, squared and divided by the element count).</summary>
     /// <param name="constant">The value the penalty pulls towards.</param>
     /// <param name="layer">A layer path, or <see cref="InputLayer"/>.</param>
     public static Objective L2(double constant = 0, string layer = InputLayer) =>
-        new(i => (Read(i, layer) - constant).pow(2).sum(), new[] { layer }, $"L2({layer})");
+        new(i => (Read(i, layer) - constant).pow(2).mean(), new[] { layer }, $"L2({layer})");
 
-    /// <summary>Total-variation penalty <c>Σ |x[y+1, x] − x[y, x]| + |x[y, x+1] − x[y, x]|</c> (as <c>tf.image.total_variation</c>).</summary>
+    /// <summary>
+    /// Total-variation penalty per element: <c>(Σ |x[y+1, x] − x[y, x]| + Σ |x[y, x+1] − x[y, x]|) / (B·C·H·W)</c>
+    /// (<c>tf.image.total_variation</c> divided by the element count): 0 for a flat image, about 0.67 for uniform noise.
+    /// </summary>
     /// <param name="layer">A layer path with <c>[B, C, H, W]</c> output, or <see cref="InputLayer"/>.</param>
     public static Objective TotalVariation(string layer = InputLayer) =>
         new(i =>
@@ -172,12 +181,12 @@ public sealed class Objective
             using var scope = NewDisposeScope();
             var dy = (x.narrow(2, 1, h - 1) - x.narrow(2, 0, h - 1)).abs().sum();
             var dx = (x.narrow(3, 1, w - 1) - x.narrow(3, 0, w - 1)).abs().sum();
-            return (dy + dx).MoveToOuterDisposeScope();
+            return ((dy + dx) / x.numel()).MoveToOuterDisposeScope();
         }, new[] { layer }, $"TV({layer})");
 
     /// <summary>
-    /// Blur penalty <c>½ Σ (x − stop_gradient(blur₃ₓ₃(x)))²</c>: its gradient moves every pixel towards its local average
-    /// (Lucid's <c>blur_input_each_step</c>).
+    /// Blur penalty <c>½ mean (x − stop_gradient(blur₃ₓ₃(x)))²</c> over every element: its gradient moves every pixel
+    /// towards its local average (Lucid's <c>blur_input_each_step</c>).
     /// </summary>
     /// <param name="layer">A layer path with <c>[B, C, H, W]</c> output, or <see cref="InputLayer"/>.</param>
     public static Objective Blur(string layer = InputLayer) =>
@@ -192,7 +201,7 @@ public sealed class Objective
                 var kernel = full(new long[] { c, 1, 3, 3 }, 1f / 9f, dtype: x.dtype, device: x.device);
                 blurred = F.conv2d(F.pad(x, new long[] { 1, 1, 1, 1 }, PaddingModes.Replicate), kernel, groups: c);
             }
-            return (0.5f * (x - blurred).pow(2).sum()).MoveToOuterDisposeScope();
+            return (0.5f * (x - blurred).pow(2).mean()).MoveToOuterDisposeScope();
         }, new[] { layer }, $"blur({layer})");
 
     private static Tensor Read(ObjectiveInputs i, string layer) => layer == InputLayer ? i.Input : i.Activation(layer);

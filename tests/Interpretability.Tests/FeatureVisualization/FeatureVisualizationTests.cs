@@ -373,10 +373,10 @@ public class ObjectiveTests
         var expected = (act * tensor(v).reshape(1, 4, 1, 1)).sum(dim: 1).mean().ToDouble();
         Assert.Equal(expected, Objective.Direction("a", v).Evaluate(i).ToDouble(), 5);
         var x = i.Input;
-        Assert.Equal((x - 0.5).abs().sum().ToDouble(), Objective.L1(0.5).Evaluate(i).ToDouble(), 2);
-        Assert.Equal((x - 0.5).pow(2).sum().ToDouble(), Objective.L2(0.5).Evaluate(i).ToDouble(), 2);
+        Assert.Equal((x - 0.5).abs().mean().ToDouble(), Objective.L1(0.5).Evaluate(i).ToDouble(), 5);
+        Assert.Equal((x - 0.5).pow(2).mean().ToDouble(), Objective.L2(0.5).Evaluate(i).ToDouble(), 5);
         var tv = (x.narrow(2, 1, 7) - x.narrow(2, 0, 7)).abs().sum() + (x.narrow(3, 1, 7) - x.narrow(3, 0, 7)).abs().sum();
-        Assert.Equal(tv.ToDouble(), Objective.TotalVariation().Evaluate(i).ToDouble(), 2);
+        Assert.Equal(tv.ToDouble() / x.numel(), Objective.TotalVariation().Evaluate(i).ToDouble(), 5);
         Assert.Equal(0.0, Objective.TotalVariation().Evaluate(new ObjectiveInputs(_ => x, ones(1, 3, 5, 5))).ToDouble(), 6);
         Assert.Equal(0.0, Objective.Blur().Evaluate(new ObjectiveInputs(_ => x, ones(1, 3, 5, 5))).ToDouble(), 6);
         Assert.True(Objective.Blur().Evaluate(i).ToDouble() > 0);
@@ -417,7 +417,7 @@ public class VisualizerTests
         // neuron = <w, patch>; with an L2 pull towards grey the maximiser is patch = 0.5 + w / (2λ) (inside the sigmoid's range)
         using var model = FvModels.LinearFilter();
         var viz = new FeatureVisualizer(model);
-        var objective = Objective.Neuron("conv", 0) - 2.0 * Objective.L2(0.5);
+        var objective = Objective.Neuron("conv", 0) - 2.0 * 243 * Objective.L2(0.5);   // 2 per element of the 3×9×9 image
         using var r = viz.Visualize(objective, new FeatureVisualizationOptions(Steps: kind == ParameterizationKind.Pixel ? 300 : 400, Height: 9, Width: 9,
             Parameterization: kind, Transforms: Array.Empty<ImageTransform>(), Seed: 1));
         var patch = r.Images[0].narrow(1, 2, 5).narrow(2, 2, 5) - 0.5f;      // centre output (2, 2) sees rows/cols 2..6
@@ -527,7 +527,7 @@ public class FeatureVisualizationMemoryTests
         {
             if (p.Step is 50 or 150 or 250) { bytes[p.Step] = MemoryProbe.NativeBytesInUse(); tensors[p.Step] = torch.Tensor.TotalCount; }
         });
-        var objective = Objective.Channel("relu3", 0) + 10 * Objective.Diversity("relu2") - 1e-4 * Objective.TotalVariation();
+        var objective = Objective.Channel("relu3", 0) + 10 * Objective.Diversity("relu2") - 1e-4 * 24 * 24 * 3 * 2 * Objective.TotalVariation();
         using (var r = viz.Visualize(objective, new FeatureVisualizationOptions(Steps: 250, Height: 24, Width: 24, Batch: 2), progress)) { }
         Assert.Equal(0, tensors[250] - tensors[50]);
         var growth = Math.Min(bytes[150] - bytes[50], bytes[250] - bytes[150]);
