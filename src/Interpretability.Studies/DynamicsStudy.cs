@@ -568,7 +568,7 @@ public sealed class DynamicsStudy : Study
                 xRange: (sides[0] - step / 2, sides[^1] + step / 2), yRange: (sigmas[^1] + sStep / 2, sigmas[0] - sStep / 2),
                 overlay: new[] { new Series("predicted threshold K² = σ²√(N_o N_f)", keep.Select(i => kLine[i]).ToList(), keep.Select(i => sigLine[i]).ToList(), "#ff2020", Dashed: true, LineWidth: 3) }),
             "Each cell: one network trained on a K×K category in N(0, σ²) noise; colour = overlap² of its strongest learned mode with the category (yellow: learned as its own mode; dark: lost in the noise). " +
-            $"Red dashed line: the predicted threshold K = σ (N_o N_f)^¼ — a bigger category is needed in stronger noise; the critical area grows as √(N_o N_f) (the seed's 'critical size ∝ √(N·M)'). " +
+            $"Red dashed line: the predicted threshold K = σ (N_o N_f)^¼ — a bigger category is needed in stronger noise; the critical area grows as √(N_o N_f) (the critical size ∝ √(N·M) of Saxe, McClelland & Ganguli 2019, PNAS, doi:10.1073/pnas.1820226116). " +
             $"Cells on the predicted side of the line (learned := overlap² ≥ 0.2): {agree} of {sigmas.Length * sides.Length}."));
 
         // (c) The seed's picture: the noisy matrix as given and with rows and columns sorted by the category.

@@ -126,7 +126,7 @@ public sealed class EnsemblesStudy : Study
         metrics.Set("neuron_count", topology.NeuronCount);
         metrics.Set("synapse_count", topology.SynapseCount);
         metrics.Set("level_count", topology.LevelCount);
-        section.Paragraph($"Seeds 000/002 (a Habr talk from Neuroinformatics-2015) memorise one picture with a feed-forward network of 37 tanh neurons and 460 synapses " +
+        section.Paragraph($"A Habr article on synapse ensembles (the popular version of a talk at Neuroinformatics-2015, which answers Szegedy et al. 2013, \"Intriguing properties of neural networks\", arXiv:1312.6199) memorises one picture with a feed-forward network of 37 tanh neurons and 460 synapses " +
                           $"mapping a pixel's (x, y) to its (r, g, b), then ask which synapses carry which property of the picture. We rebuild it on an explicit synapse list: " +
                           $"preset '{options.Preset}' = {topology}. Target: {(bird is not null ? "the built-in procedural bird" : Path.GetFileName(options.Target))}, {grid.Width}×{grid.Height} pixels; " +
                           $"coordinates and colours in (−1, 1); RMSE is quoted with colours in [0, 1].");
@@ -291,7 +291,9 @@ public sealed class EnsemblesStudy : Study
             $"Editing {regionName} (the magenta ring surrounds it). Ensemble edit: the top generalised eigenvector of G_R d = λ (G_¬R + εI) d over the ensemble's {editable.Count} synapses (the weight direction " +
             $"that changes the region most per unit change outside). Best single synapse: {topology.Describe(single.Synapses[0])}, the synapse with the largest E_R/(E_¬R + ε). Both steps are scaled so the " +
             $"linearised RMS change inside the region is {EditInsideRms} (colours in [0, 1]); the pictures are re-rendered (not linearised). |change| maps share one scale (viridis). Selectivity = mean squared change per pixel inside / outside: " +
-            $"ensemble {editEnsemble.Selectivity:0.0} vs single synapse {editSingle.Selectivity:0.0} (linearised: {eigen.LinearSelectivity:0.0} vs {single.LinearSelectivity:0.0})."));
+            $"ensemble {editEnsemble.Selectivity:0.0} vs single synapse {editSingle.Selectivity:0.0} (linearised: {eigen.LinearSelectivity:0.0} vs {single.LinearSelectivity:0.0}). " +
+            $"The re-rendered edits did not reach the aimed strength: the actual RMS change inside is {editEnsemble.InsideRms:0.000} for the ensemble and {editSingle.InsideRms:0.000} for the single synapse " +
+            $"(aimed: {EditInsideRms}), because the network is not linear along either direction; the two selectivities are therefore measured at different strengths and are not a like-for-like comparison."));
 
         Mark("edit");
         // ---- 9. Large-perturbation strips ---------------------------------------------------------------------------------
@@ -377,7 +379,7 @@ public sealed class EnsemblesStudy : Study
             "√(E_R(s)/Σ E_R)", overlay: markX.Count > 0 ? new[] { new Series("ensemble", markX, markY, "#ff2020", Markers: true, LineWidth: 0) } : null);
         section.AddFigure(context.SavePng("ensemble_matrix.png", matrix,
             "The synapse list as a matrix: row = target neuron, column = source node (x, y, then neurons); colour = √ of the synapse's share of the region's energy (dark cells with no colour are absent synapses or silent ones). " +
-            "The ensemble's synapses (red dots) spread over several target neurons."));
+            TargetConcentration(topology, ensemble.Synapses)));
 
         var rows = ensemble.Synapses.Take(60).Select(s => (IReadOnlyList<string>)new[]
         {
@@ -386,6 +388,16 @@ public sealed class EnsemblesStudy : Study
         }).ToList();
         section.AddTable(new Table($"The ensemble of {ensemble.Size} synapses, strongest first{(ensemble.Size > 60 ? " (first 60)" : "")}",
             new[] { "synapse", "from → to", "share of E_R", "selectivity ρ", "share of E_¬R" }, rows));
+    }
+
+    /// <summary>How concentrated an ensemble is on its target neurons, as a sentence for the caption.</summary>
+    private static string TargetConcentration(SynapseTopology topology, IReadOnlyList<int> synapses)
+    {
+        if (synapses.Count == 0) return "The ensemble is empty.";
+        var byNeuron = synapses.GroupBy(topology.TargetNeuron).OrderByDescending(g => g.Count()).ToList();
+        int four = byNeuron.Take(4).Sum(g => g.Count());
+        return $"The ensemble's {synapses.Count} synapses (red dots) end at {byNeuron.Count} target neurons; {four} of them ({(double)four / synapses.Count:P0}) end at the four most used " +
+               $"({string.Join(", ", byNeuron.Take(4).Select(g => $"n{g.Key}: {g.Count()}"))}).";
     }
 
     private static void ClusterFigures(StudyContext context, ReportSection section, SynapseTopology topology, PixelGrid grid, JacobianFactors factors,
@@ -404,12 +416,20 @@ public sealed class EnsemblesStudy : Study
         var top = clusters.Take(12).ToList();
         var tiles = top.Select(c => Colormap.Viridis.Apply(Normalization.MinMax.Apply(EnergyDensity(factors, c.Synapses, grid).sqrt()))).ToList();
         var titles = top.Select((c, i) => (string?)$"c{i + 1}: {c.Synapses.Count} syn → {NeuronList(topology, c.TargetNeurons)}").ToList();
+        // how alike the clusters' maps are: the mean cosine between the twelve energy maps (1 = they all light the same pixels)
+        var flatMaps = stack(top.Select(c => EnergyDensity(factors, c.Synapses, grid).flatten().to(float64)).ToArray());
+        flatMaps = flatMaps / flatMaps.norm(1, true).clamp_min(1e-300);
+        var cosines = matmul(flatMaps, flatMaps.t());
+        long m = cosines.shape[0];
+        double meanCos = m < 2 ? double.NaN : (cosines.sum().ToDouble() - cosines.diagonal().sum().ToDouble()) / (m * (m - 1));
+        metrics.Set("cluster_map_mean_cosine", Math.Round(meanCos, 4));
         ImageGrid.Save(context.PathOf("cluster_maps.png"), tiles, titles, new GridOptions(Columns: 6, TileSize: 120, FontSize: 10,
             Title: "Where each cluster of synapses acts (√ energy, viridis, each tile min–max)"));
         section.AddFigureRow(new[]
         {
             context.SavePng("gram_clusters.png", heat, "Gram matrix of the effect maps of all synapses, G[s,t] = Σ_p Σ_c J[p,c,s] J[p,c,t], as |cosine| and reordered by agglomerative clustering (average linkage on 1 − |cos|): bright blocks on the diagonal are candidate ensembles."),
-            context.Figure("cluster_maps.png", "The energy map of the twelve strongest clusters, with the neurons their synapses end at: candidate ensembles, each drawing its own part of the picture."),
+            context.Figure("cluster_maps.png", $"The energy map of the twelve strongest clusters, with the neurons their synapses end at. The maps' mean pairwise cosine is {meanCos:0.00}" +
+                (meanCos > 0.5 ? ": most clusters act on the same pixels (largely the picture's outlines), so a cluster is not a part of the picture." : ": the clusters act on different parts of the picture.")),
         });
         section.AddTable(new Table("Clusters of synapses (candidate ensembles), strongest first", new[] { "cluster", "synapses", "share of all effect energy", "mean |cos| inside", "target neurons", "source neurons" },
             clusters.Select((c, i) => (IReadOnlyList<string>)new[]
@@ -531,7 +551,7 @@ public sealed class EnsemblesStudy : Study
         SaveGrid(context.PathOf("strips.png"), tiles, null, new GridOptions(Columns: offsets.Length, TileSize: 84, Padding: 3, RowLabels: rowLabels, ColumnLabels: columnLabels, FontSize: 11,
             Title: "Large-perturbation strips: the picture with one weight moved by Δw"));
         section.AddFigure(context.Figure("strips.png",
-            $"Seed 000's experiment: move one synapse's weight far (Δw = kΔ, Δ = 0.25, k = −{(quick ? 2 : 4)}…{(quick ? 2 : 4)}) and re-render. Rows: " +
+            $"The Habr article's experiment: move one synapse's weight far (Δw = kΔ, Δ = 0.25, k = −{(quick ? 2 : 4)}…{(quick ? 2 : 4)}) and re-render. Rows: " +
             string.Join("; ", chosen.Select(c => $"s{c.Synapse} = {c.Why}")) + ". Under each frame |O_k − O_0| (viridis, one scale per synapse, its maximum in the row label)."));
     }
 
@@ -573,7 +593,7 @@ public sealed class EnsemblesStudy : Study
             "(red brighter, blue darker; the two tiles of a pair share one scale). Rows: the ensemble's strongest synapse, synapse 0, the synapse whose linearisation is worst and the one whose is best at " +
             $"Δw = {small}; the row label gives ‖actual − linear‖/‖actual‖. Over all {topology.SynapseCount} synapses at Δw = {small}, the median of that error is {sorted[sorted.Length / 2]:0.00} and " +
             $"its 90th percentile {sorted[(int)(0.9 * (sorted.Length - 1))]:0.00}. Synapses whose effect is to move an edge respond far from linearly already at Δw = {small}, and at Δw = {large} the " +
-            "linearisation overshoots wherever the tanh outputs saturate: a synapse's working range is much smaller than the range of its strips, as the seed remarks."));
+            "linearisation overshoots wherever the tanh outputs saturate: a synapse's working range is much smaller than the range of its strips, as the Habr article remarks."));
     }
 
     private static void ThoughtExperimentFigures(StudyContext context, ReportSection section, IReadOnlyList<ThoughtExperimentResult> results)

@@ -114,22 +114,41 @@ public sealed class NeuronStudiesStudy : Study
         // 2. Tuning of every scanned layer.
         var tunings = new Dictionary<string, CurveTuning>();
         var lineTunings = new Dictionary<string, double[,]>();
+        var angleTunings = new Dictionary<string, double[,]>();
+        var datasetMaxima = new Dictionary<string, double[]>();
         var families = new Dictionary<string, CurveFamily>();
+        var criteriaOf = new Dictionary<string, CurveCriteria>();
         var perLayer = new Metrics();
+        var rejected = new Metrics();
         int li = 0;
+        using var scanSet = ShapesDataset.Test(quick ? 200 : 1000);
+        var angleOrientations = Stimuli.Orientations(quick ? 8 : 24);
+        var openings = new[] { Math.PI / 3, Math.PI / 2, 2 * Math.PI / 3 };
         foreach (var layer in layers)
         {
             Report(context, $"synthetic tuning of {layer}", 0.05 + 0.25 * li++ / layers.Count);
             var tuning = SyntheticTuning.Curves(model, layer, orientations, radii, stroke, arcPixels);
             var lines = SyntheticTuning.Lines(model, layer, lineOrientations, arcPixels, stroke);
+            var angles = SyntheticTuning.Angles(model, layer, angleOrientations, openings);
+            using (var layerScan = DatasetScan.Run(model, layer, scanSet.Images))
+                datasetMaxima[layer] = layerScan.Max.amax(0).to_type(ScalarType.Float64).data<double>().ToArray();
             var layerMax = Enumerable.Range(0, tuning.Channels).Max(tuning.MaxResponse);
-            var family = CurveFamilies.Find(tuning, lines, new CurveCriteria(MinResponse: Math.Max(1e-3, 0.05 * layerMax)));
+            var criteria = new CurveCriteria(MinResponse: Math.Max(1e-3, 0.05 * layerMax));
+            var described = CurveFamilies.Describe(tuning, lines, angles, datasetMaxima[layer]);
+            var family = CurveFamilies.Find(tuning, lines, criteria, angles, datasetMaxima[layer]);
             tunings[layer] = tuning;
             lineTunings[layer] = lines;
+            angleTunings[layer] = angles;
             families[layer] = family;
+            criteriaOf[layer] = criteria;
             perLayer.Set(layer, family.Units.Count);
+            var reasons = new Metrics();
+            foreach (var g in described.Select(u => CurveFamilies.FailedCriterion(u, criteria)).Where(r => r is not null).GroupBy(r => r!).OrderByDescending(g => g.Count()))
+                reasons.Set(g.Key, g.Count());
+            rejected.Set(layer, reasons);
         }
         metrics.Set("curve_units_per_layer", perLayer);
+        metrics.Set("rejected_units_by_reason", rejected);
         var focus = options.Layer ?? layers.OrderByDescending(l => families[l].Units.Count).ThenByDescending(l => layers.IndexOf(l)).First();
         var focusTuning = tunings[focus];
         var fam = families[focus];
@@ -137,7 +156,7 @@ public sealed class NeuronStudiesStudy : Study
         {
             foreach (var c in chosen)
                 if (c < 0 || c >= focusTuning.Channels) throw new ArgumentOutOfRangeException(nameof(options), c, $"unit must be in [0, {focusTuning.Channels}) for layer '{focus}'.");
-            var described = CurveFamilies.Describe(focusTuning, lineTunings[focus]);
+            var described = CurveFamilies.Describe(focusTuning, lineTunings[focus], angleTunings[focus], datasetMaxima[focus]);
             var units = chosen.Distinct().Select(c => described[c]).OrderBy(u => u.PreferredOrientation).ToList();
             var (score, mean) = CurveFamilies.Equivariance(focusTuning, units.Select(u => u.Channel).ToList());
             fam = new CurveFamily(focus, units, score, mean);
@@ -147,13 +166,19 @@ public sealed class NeuronStudiesStudy : Study
         if (double.IsFinite(fam.EquivarianceScore)) metrics.Set("equivariance_score", Math.Round(fam.EquivarianceScore, 4));
         else metrics.Set("equivariance_score", "n/a (fewer than 2 units)");
         var coverage = OrientationCoverage(fam.Units.Select(u => u.PreferredOrientation).ToList());
+        var largestGap = fam.Units.Count < 2 ? 360 : 360 - coverage;
         metrics.Set("family_orientation_coverage_deg", Math.Round(coverage, 1));
+        metrics.Set("family_largest_orientation_gap_deg", Math.Round(largestGap, 1));
+        var c0 = criteriaOf[focus];
 
-        section.Paragraph($"Curve-like units: orientation selectivity (1 − circular variance of the tuning curve at the preferred radius) ≥ 0.5, largest curve response " +
-            $"at least 1.5 × the largest response to a straight line, a radius preference ((max − min)/max of the radius tuning ≥ 0.2) and a largest curve response of at least 5% of the layer's. " +
+        section.Paragraph($"Curve-like units, after Cammarata et al. (2020): (1) a largest curve response of at least {c0.MinFractionOfDatasetMax:P0} of the unit's largest activation over " +
+            $"{scanSet.Images.shape[0]} test images (and at least 5% of the layer's largest curve response); (2) orientation selectivity (1 − circular variance of the tuning curve at the preferred radius) ≥ {c0.MinSelectivity}; " +
+            $"(3) a tuning peak at least {c0.MinPeakWidthDegrees:F0}° wide at half maximum (selectivity alone rewards a unit that answers one orientation only); " +
+            $"(4) a largest curve response above {c0.MinCurveOverLine} × its largest response to a straight line and {c0.MinCurveOverAngle} × its largest response to an angle (60°, 90°, 120°); " +
+            $"(5) a radius preference ((max − min)/max of the radius tuning ≥ {c0.MinRadiusContrast}). A unit's preferred orientation is the argmax of its tuning curve. " +
             $"Counts: {string.Join(", ", layers.Select(l => $"{l} {families[l].Units.Count}/{tunings[l].Channels}"))}. " +
             $"The family studied below is {focus}'s ({fam.Units.Count} units{(options.Units is null ? "" : ", chosen with --units")}), ordered by preferred orientation; " +
-            $"its preferred orientations cover {coverage:F0}° of the circle (the largest gap between neighbours subtracted from 360°).");
+            $"the largest gap between neighbouring preferred orientations is {largestGap:F0}°" + (largestGap > 45 ? ", so the family does not tile the circle." : "."));
 
         if (fam.Units.Count == 0)
         {
@@ -172,7 +197,7 @@ public sealed class NeuronStudiesStudy : Study
         var colourTuning = SyntheticTuning.Curves(model, focus, orientations, radii, stroke, arcPixels, colourCanvas);
         var polarityTuning = SyntheticTuning.Curves(model, focus, orientations, radii, stroke, arcPixels, polarityCanvas);
         double Agree(CurveTuning other) => fam.Units.Count(u => other.MaxResponse(u.Channel) > 0
-            && CircularStats.Distance(other.PreferredOrientation(u.Channel).Preferred, u.PreferredOrientation) <= Math.PI / 4) / (double)fam.Units.Count;
+            && CircularStats.Distance(other.Orientations[other.Peak(u.Channel).Orientation], u.PreferredOrientation) <= Math.PI / 4) / (double)fam.Units.Count;
         if (fam.Units.Count > 0)
         {
             var colourAgree = Agree(colourTuning);
@@ -206,14 +231,19 @@ public sealed class NeuronStudiesStudy : Study
                 .Set("selectivity", Math.Round(u.Selectivity, 4))
                 .Set("curve_class_auc", Math.Round(aucs[i], 4))
                 .Set("max_curve_response", Math.Round(u.MaxCurveResponse, 4))
-                .Set("max_line_response", Math.Round(u.MaxLineResponse, 4))).ToList();
+                .Set("max_line_response", Math.Round(u.MaxLineResponse, 4))
+                .Set("max_angle_response", Math.Round(u.MaxAngleResponse, 4))
+                .Set("dataset_max", Math.Round(u.DatasetMax, 4))
+                .Set("peak_width_deg", Math.Round(Deg(u.PeakWidth), 1))).ToList();
             metrics.Set("curve_units", unitMetrics);
             metrics.Set("mean_curve_class_auc", Math.Round(aucs.Average(), 4));
-            section.AddTable(new Table($"Curve family of {focus}", new[] { "unit", "preferred orientation", "preferred radius", "selectivity", "curve / line max", "curve-class AUC" },
+            section.AddTable(new Table($"Curve family of {focus}. Curve-class AUC: the area under the ROC curve of the unit's largest activation on a test image for telling the curve classes " +
+                                       $"({string.Join(", ", ShapesDataset.CurveClasses)}) from the other classes (1 = every curve image above every other; 0.5 = chance; below 0.5 = prefers the other classes).",
+                new[] { "unit", "preferred orientation (argmax)", "preferred radius", "selectivity", "peak width", "curve / line / angle max", "curve max ÷ dataset max", "curve-class AUC" },
                 fam.Units.Select((u, i) => (IReadOnlyList<string>)new[]
                 {
-                    u.Channel.ToString(CultureInfo.InvariantCulture), $"{Deg(u.PreferredOrientation):F0}°", $"{u.PreferredRadius:0.#} px", $"{u.Selectivity:F2}",
-                    $"{u.MaxCurveResponse:G3} / {u.MaxLineResponse:G3}", $"{aucs[i]:F3}",
+                    u.Channel.ToString(CultureInfo.InvariantCulture), $"{Deg(u.PreferredOrientation):F0}°", $"{u.PreferredRadius:0.#} px", $"{u.Selectivity:F2}", $"{Deg(u.PeakWidth):F0}°",
+                    $"{u.MaxCurveResponse:G3} / {u.MaxLineResponse:G3} / {u.MaxAngleResponse:G3}", $"{u.MaxCurveResponse / u.DatasetMax:F2}", $"{aucs[i]:F3}",
                 }).ToList()));
         }
         ReceptiveField field;
@@ -251,10 +281,10 @@ public sealed class NeuronStudiesStudy : Study
         section.AddFigureRow(heatFigures);
         var degs = orientations.Select(Deg).ToList();
         var reps = fam with { Units = CurveFamilies.Representatives(fam, 8) };
-        var repNote = reps.Units.Count < fam.Units.Count ? $" Shown: {reps.Units.Count} of the {fam.Units.Count} units, the most selective in each 45° sector of preferred orientation." : "";
+        var repNote = reps.Units.Count < fam.Units.Count ? $" Shown: {reps.Units.Count} of the {fam.Units.Count} units, the strongest (largest curve response ÷ dataset maximum) in each 45° sector of preferred orientation." : "";
         section.AddFigure(context.SavePng("tuning_curves.png",
             FamilyPictures.JointTuning(reps, degs, reps.Units.Select(u => focusTuning.OrientationCurve(u.Channel)).ToList(), $"Synthetic orientation tuning of {focus}'s curve family"),
-            "Family units' responses to curves at their preferred radius against orientation (normalised to each unit's max): bumps that tile the circle." + repNote));
+            $"Family units' responses to curves at their preferred radius against orientation (normalised to each unit's max). The largest gap between neighbouring preferred orientations is {largestGap:F0}°." + repNote));
         section.AddFigure(context.SavePng("radial_tuning.png", FamilyPictures.Radial(reps, focusTuning, $"Radial tuning of {focus}'s curve family"),
             "Radial tuning: each unit's normalised orientation tuning as a closed curve (angle = curve orientation, radius = response)." + repNote));
         var (lineOverlay, angleTuning) = (lineTunings[focus], SyntheticTuning.Angles(model, focus, Stimuli.Orientations(quick ? 8 : 24), new[] { Math.PI / 3, Math.PI / 2, 2 * Math.PI / 3 }));
@@ -379,7 +409,8 @@ public sealed class NeuronStudiesStudy : Study
                 {
                     var prevMax = Enumerable.Range(0, prevTuning.Channels).Max(prevTuning.MaxResponse);
                     var crit = new CurveCriteria(MinResponse: Math.Max(1e-3, 0.05 * prevMax));
-                    prefs = CurveFamilies.Describe(prevTuning, prevLines).Select(u => CurveFamilies.IsCurveLike(u, crit) ? (double?)u.PreferredOrientation : null).ToArray();
+                    prefs = CurveFamilies.Describe(prevTuning, prevLines, angleTunings.GetValueOrDefault(prevLayer), datasetMaxima.GetValueOrDefault(prevLayer))
+                        .Select(u => CurveFamilies.IsCurveLike(u, crit) ? (double?)u.PreferredOrientation : null).ToArray();
                 }
             }
             section.AddFigure(context.SavePng("circuit.png",

@@ -49,6 +49,9 @@ public static class AttributionPictures
     /// <param name="attribution"><c>[C, H, W]</c>, <c>[1, h, w]</c> or <c>[h, w]</c> (smaller maps are resized).</param>
     /// <param name="alpha">Opacity of the strongest attribution.</param>
     /// <returns><c>[3, H, W]</c> in [0, 1].</returns>
+    /// <remarks>An unsigned map (no negative value, e.g. saliency's |∂S/∂x| or Grad-CAM) uses only the map's positive half
+    /// (white 0 → red at the scale): the same colours mean the same in every picture, and no blue claims a sign the method
+    /// does not give.</remarks>
     public static Tensor Overlay(Tensor image, Tensor attribution, double alpha = 0.8)
     {
         using var scope = NewDisposeScope();
@@ -56,12 +59,22 @@ public static class AttributionPictures
         return Imaging.Overlay.Heatmap(image.detach().cpu(), map, Colormap.Diverging, Normalization.SymmetricWithLimit(ScaleOf(map)), alpha).MoveToOuterDisposeScope();
     }
 
-    /// <summary>A horizontal colour-bar tile of the diverging map: <c>[3, 16, 128]</c>.</summary>
-    public static Tensor ColourBar()
+    /// <summary>Whether an attribution has no negative value (a magnitude, such as saliency's |∂S/∂x| or Grad-CAM).</summary>
+    /// <param name="attribution">Any tensor.</param>
+    public static bool IsUnsigned(Tensor attribution)
+    {
+        ArgumentNullException.ThrowIfNull(attribution);
+        using var scope = NewDisposeScope();
+        return attribution.detach().min().ToDouble() >= 0;
+    }
+
+    /// <summary>A horizontal colour-bar tile of the diverging map: <c>[3, 16, 128]</c>; <paramref name="unsigned"/>: its
+    /// positive half only (white 0 → red).</summary>
+    public static Tensor ColourBar(bool unsigned = false)
     {
         using var scope = NewDisposeScope();
-        var ramp = linspace(-1, 1, 128).unsqueeze(0).expand(16, 128);
-        return Colormap.Diverging.Apply(Normalization.Symmetric.Apply(ramp)).MoveToOuterDisposeScope();
+        var ramp = linspace(unsigned ? 0 : -1, 1, 128).unsqueeze(0).expand(16, 128);
+        return Colormap.Diverging.Apply(Normalization.SymmetricWithLimit(1).Apply(ramp)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -78,9 +91,10 @@ public static class AttributionPictures
         using var scope = NewDisposeScope();
         var map = ToMap(attribution);
         var max = ScaleOf(map);
-        return ImageGrid.Encode(new[] { image.detach().cpu(), Overlay(image, attribution), ColourBar() },
-            new[] { "input", $"{title} (Σ channels)", $"−{max:G3}  ·  0  ·  +{max:G3}" },
-            new GridOptions(Columns: 3, TileSize: tileSize, Title: $"{title}: red raises the target score, blue lowers it"));
+        bool unsigned = IsUnsigned(attribution);
+        return ImageGrid.Encode(new[] { image.detach().cpu(), Overlay(image, attribution), ColourBar(unsigned) },
+            new[] { "input", $"{title} (Σ channels)", unsigned ? $"0  ·  {max:G3}" : $"−{max:G3}  ·  0  ·  +{max:G3}" },
+            new GridOptions(Columns: 3, TileSize: tileSize, Title: unsigned ? $"{title}: magnitude only (no sign), white 0 → red large" : $"{title}: red raises the target score, blue lowers it"));
     }
 
     /// <summary>
@@ -101,10 +115,10 @@ public static class AttributionPictures
         foreach (var (name, attribution) in results)
         {
             tiles.Add(Overlay(image, attribution));
-            titles.Add($"{name} (±{ScaleOf(ToMap(attribution)):G2})");
+            titles.Add(IsUnsigned(attribution) ? $"{name} (|·| 0…{ScaleOf(ToMap(attribution)):G2})" : $"{name} (±{ScaleOf(ToMap(attribution)):G2})");
         }
         tiles.Add(ColourBar());
-        titles.Add("blue − · 0 · red + (each map to ± its 98th pct |value|)");
+        titles.Add("blue − · 0 · red + (|·|: white 0 · red large); each to its 98th pct");
         return ImageGrid.Encode(tiles, titles, new GridOptions(Columns: Math.Min(4, tiles.Count), TileSize: tileSize, Title: title));
     }
 }

@@ -107,6 +107,38 @@ public sealed class Objective
     public static Objective Channel(string layer, int channel, int? batch = null) =>
         new(i => Select(Activation(i, layer, channel), batch).select(1, channel).mean(), new[] { layer }, $"channel({layer}, {channel}{BatchText(batch)})");
 
+    /// <summary>
+    /// One channel per image: image <c>i</c> of the batch maximises channel <c>channels[i]</c> of <paramref name="layer"/>
+    /// averaged over positions; the value is the sum over images, <c>Σ_i mean_(y,x) a[i, channels[i], y, x]</c> (Lucid's
+    /// <c>channel(layer, c, batch=i)</c> summed over a batch, as one operation). The same value as
+    /// <c>Channel(layer, channels[0], batch: 0) + Channel(layer, channels[1], batch: 1) + …</c>, but its backward pass writes
+    /// one gradient of the activation instead of one per image, so a batch of B channels costs O(B), not O(B²).
+    /// </summary>
+    /// <param name="layer">Layer path; its output is <c>[B, C, H, W]</c> (or <c>[B, C]</c>).</param>
+    /// <param name="channels">One channel index per image; its length is the batch size B.</param>
+    public static Objective ChannelPerImage(string layer, IReadOnlyList<int> channels)
+    {
+        ArgumentNullException.ThrowIfNull(channels);
+        if (channels.Count == 0) throw new ArgumentException("channels must name one channel per image; got none.", nameof(channels));
+        var picked = channels.Select(c => (long)c).ToArray();
+        return new(i =>
+        {
+            var a = i.Activation(layer);
+            if (a.dim() < 2) throw new ArgumentException($"{layer} gives [{string.Join(", ", a.shape)}]; a [B, C, ...] output is needed.", nameof(layer));
+            if (a.shape[0] != picked.Length)
+                throw new ArgumentException($"channels names {picked.Length} images but the batch has {a.shape[0]}.", nameof(channels));
+            foreach (var c in picked)
+                if (c < 0 || c >= a.shape[1])
+                    throw new ArgumentOutOfRangeException(nameof(channels), c, $"{layer} has {a.shape[1]} channels (0 … {a.shape[1] - 1}).");
+            using var scope = NewDisposeScope();
+            var index = tensor(picked, device: a.device).reshape(a.dim() == 2 ? new long[] { -1, 1 } : new long[] { -1, 1, 1, 1 });
+            var shape = a.shape.ToArray();
+            shape[1] = 1;
+            var chosen = a.gather(1, index.expand(shape));                   // [B, 1, H, W]
+            return chosen.reshape(a.shape[0], -1).mean(new long[] { 1 }).sum().MoveToOuterDisposeScope();
+        }, new[] { layer }, $"channel_per_image({layer}, [{string.Join(", ", channels.Take(8))}{(channels.Count > 8 ? ", …" : "")}])");
+    }
+
     /// <summary>A direction in activation space: <c>⟨a(x, y), v⟩</c> summed over channels, averaged over positions (and batch).</summary>
     /// <param name="layer">Layer path; output <c>[B, C, H, W]</c> or <c>[B, C]</c>.</param>
     /// <param name="vector"><c>[C]</c> float32 (the objective keeps its own copy).</param>

@@ -115,7 +115,7 @@ public static class Charts
         return Finish(plot, options, overlay?.Any(s => !string.IsNullOrEmpty(s.Label)) ?? false, autoscale: false);
     }
 
-    /// <summary>A bar chart as PNG bytes.</summary>
+    /// <summary>A bar chart as PNG bytes. With more than 20 bars, every k-th bar is labelled so that labels stay legible.</summary>
     /// <param name="labels">One label per bar.</param>
     /// <param name="values">Bar heights.</param>
     /// <param name="options">Titles and size.</param>
@@ -127,7 +127,10 @@ public static class Charts
         options ??= new ChartOptions();
         var plot = NewPlot(options);
         plot.Add.Bars(values.ToArray());
-        plot.Axes.Bottom.SetTicks(Enumerable.Range(0, labels.Count).Select(i => (double)i).ToArray(), labels.ToArray());
+        // at most about 20 tick labels, or they run together: every k-th bar is labelled
+        int every = Math.Max(1, (int)Math.Ceiling(labels.Count / 20.0));
+        var ticks = Enumerable.Range(0, labels.Count).Where(i => i % every == 0).ToArray();
+        plot.Axes.Bottom.SetTicks(ticks.Select(i => (double)i).ToArray(), ticks.Select(i => labels[i]).ToArray());
         return Finish(plot, options, false);
     }
 

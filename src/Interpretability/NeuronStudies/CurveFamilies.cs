@@ -8,21 +8,37 @@ namespace Interpretability.NeuronStudies;
 /// <summary>A curve-like unit and the tuning numbers that made it one.</summary>
 /// <param name="Layer">Layer path.</param>
 /// <param name="Channel">Channel index.</param>
-/// <param name="PreferredOrientation">Circular mean orientation of its curve tuning, radians in [0, 2π) (see <see cref="CurveSpec"/>).</param>
+/// <param name="PreferredOrientation">The argmax of its orientation tuning curve (at the preferred radius), radians in [0, 2π)
+/// (see <see cref="CurveSpec"/>).</param>
 /// <param name="PreferredRadius">Radius of its largest curve response, pixels.</param>
 /// <param name="Selectivity">1 − circular variance of its orientation tuning curve, in [0, 1].</param>
 /// <param name="MaxCurveResponse">Largest response over the curve grid.</param>
 /// <param name="MaxLineResponse">Largest response over the line orientations.</param>
 /// <param name="RadiusContrast">(max − min) / max of its radius tuning curve: 0 = no radius preference.</param>
+/// <param name="MaxAngleResponse">Largest response over the angle stimuli (0 when none were given).</param>
+/// <param name="PeakWidth">Width of the tuning curve's peak, radians: the contiguous run of orientations around the argmax
+/// responding at least half the peak (one grid step for a single spike).</param>
+/// <param name="DatasetMax">The unit's largest activation over a dataset (NaN when none was given).</param>
 public sealed record CurveUnit(string Layer, int Channel, double PreferredOrientation, double PreferredRadius, double Selectivity,
-    double MaxCurveResponse, double MaxLineResponse, double RadiusContrast);
+    double MaxCurveResponse, double MaxLineResponse, double RadiusContrast, double MaxAngleResponse = 0, double PeakWidth = double.NaN,
+    double DatasetMax = double.NaN);
 
-/// <summary>Thresholds that make a unit curve-like.</summary>
+/// <summary>
+/// Thresholds that make a unit curve-like, after Cammarata et al. 2020 ("Curve Detectors", Distill,
+/// doi:10.23915/distill.00024.003): a strong response to curves (relative to what the unit does on real images), curves
+/// preferred over lines and angles, a tuning curve with a real peak (not one spike), and a radius preference.
+/// </summary>
 /// <param name="MinSelectivity">Least orientation selectivity (1 − circular variance).</param>
 /// <param name="MinCurveOverLine">Least ratio of the largest curve response to the largest line response (&gt; 1: prefers curves).</param>
 /// <param name="MinRadiusContrast">Least (max − min) / max of the radius tuning curve.</param>
 /// <param name="MinResponse">Least positive curve response (units that never fire on curves are not curve units).</param>
-public sealed record CurveCriteria(double MinSelectivity = 0.5, double MinCurveOverLine = 1.5, double MinRadiusContrast = 0.2, double MinResponse = 1e-3);
+/// <param name="MinCurveOverAngle">Least ratio of the largest curve response to the largest angle response (when angle
+/// responses are given).</param>
+/// <param name="MinFractionOfDatasetMax">Least ratio of the largest curve response to the unit's largest activation over a
+/// dataset (when given): a unit that answers a curve with a tenth of what real images draw from it is not a curve detector.</param>
+/// <param name="MinPeakWidthDegrees">Least width of the tuning curve's peak: selectivity alone rewards a single spike.</param>
+public sealed record CurveCriteria(double MinSelectivity = 0.5, double MinCurveOverLine = 1.5, double MinRadiusContrast = 0.2, double MinResponse = 1e-3,
+    double MinCurveOverAngle = 1.2, double MinFractionOfDatasetMax = 0.25, double MinPeakWidthDegrees = 10);
 
 /// <summary>A layer's curve family: its curve-like units ordered by preferred orientation, and how equivariant they are.</summary>
 /// <param name="Layer">Layer path.</param>
@@ -41,48 +57,85 @@ public static class CurveFamilies
     /// <summary>Describes every channel of a tuning grid as a <see cref="CurveUnit"/> (curve-like or not).</summary>
     /// <param name="tuning">Orientation × radius curve tuning of the layer.</param>
     /// <param name="lines">Line tuning of the same layer, <c>[C, line orientations]</c>.</param>
-    public static IReadOnlyList<CurveUnit> Describe(CurveTuning tuning, double[,] lines)
+    /// <param name="angles">Angle tuning, <c>[C, stimuli]</c> (<see cref="SyntheticTuning.Angles"/>); null = not compared.</param>
+    /// <param name="datasetMax">Each channel's largest activation over a dataset, <c>[C]</c>; null = not compared.</param>
+    public static IReadOnlyList<CurveUnit> Describe(CurveTuning tuning, double[,] lines, double[,]? angles = null, IReadOnlyList<double>? datasetMax = null)
     {
         ArgumentNullException.ThrowIfNull(tuning);
         ArgumentNullException.ThrowIfNull(lines);
         if (lines.GetLength(0) != tuning.Channels)
             throw new ArgumentException($"lines has {lines.GetLength(0)} channels; the tuning has {tuning.Channels}.", nameof(lines));
+        if (angles is not null && angles.GetLength(0) != tuning.Channels)
+            throw new ArgumentException($"angles has {angles.GetLength(0)} channels; the tuning has {tuning.Channels}.", nameof(angles));
+        if (datasetMax is not null && datasetMax.Count != tuning.Channels)
+            throw new ArgumentException($"datasetMax has {datasetMax.Count} channels; the tuning has {tuning.Channels}.", nameof(datasetMax));
         var units = new List<CurveUnit>();
         for (int c = 0; c < tuning.Channels; c++)
         {
-            var (pref, sel) = tuning.PreferredOrientation(c);
+            var (_, sel) = tuning.PreferredOrientation(c);
+            var peak = tuning.Peak(c).Orientation;
             var radius = tuning.RadiusCurve(c);
             double rmax = radius.Max(), rmin = radius.Min();
             var lineMax = Enumerable.Range(0, lines.GetLength(1)).Max(j => lines[c, j]);
-            units.Add(new CurveUnit(tuning.Layer, c, pref, tuning.PreferredRadius(c), sel, tuning.MaxResponse(c), lineMax,
-                rmax > 0 ? (rmax - Math.Max(0, rmin)) / rmax : 0));
+            var angleMax = angles is null ? 0 : Enumerable.Range(0, angles.GetLength(1)).Max(j => angles[c, j]);
+            units.Add(new CurveUnit(tuning.Layer, c, tuning.Orientations[peak], tuning.PreferredRadius(c), sel, tuning.MaxResponse(c), lineMax,
+                rmax > 0 ? (rmax - Math.Max(0, rmin)) / rmax : 0, angleMax, PeakWidth(tuning.OrientationCurve(c), peak, tuning.Orientations),
+                datasetMax?[c] ?? double.NaN));
         }
         return units;
     }
 
-    /// <summary>Whether a unit meets <paramref name="criteria"/>.</summary>
+    /// <summary>Whether a unit meets <paramref name="criteria"/> (the angle and dataset criteria only where the unit has them).</summary>
     /// <param name="unit">The unit.</param>
     /// <param name="criteria">Thresholds.</param>
-    public static bool IsCurveLike(CurveUnit unit, CurveCriteria criteria)
+    public static bool IsCurveLike(CurveUnit unit, CurveCriteria criteria) => FailedCriterion(unit, criteria) is null;
+
+    /// <summary>
+    /// The first criterion <paramref name="unit"/> fails, as a snake_case code (null when it is curve-like):
+    /// <c>no_curve_response</c>, <c>weak_for_its_dataset_maximum</c>, <c>not_orientation_selective</c>, <c>single_spike</c>,
+    /// <c>prefers_lines</c>, <c>prefers_angles</c>, <c>no_radius_preference</c>.
+    /// </summary>
+    /// <param name="unit">The unit.</param>
+    /// <param name="criteria">Thresholds.</param>
+    public static string? FailedCriterion(CurveUnit unit, CurveCriteria criteria)
     {
         ArgumentNullException.ThrowIfNull(unit);
         ArgumentNullException.ThrowIfNull(criteria);
-        return unit.MaxCurveResponse >= criteria.MinResponse
-            && unit.Selectivity >= criteria.MinSelectivity
-            && unit.MaxCurveResponse > criteria.MinCurveOverLine * Math.Max(0, unit.MaxLineResponse)
-            && unit.RadiusContrast >= criteria.MinRadiusContrast;
+        if (unit.MaxCurveResponse < criteria.MinResponse) return "no_curve_response";
+        if (double.IsFinite(unit.DatasetMax) && unit.MaxCurveResponse < criteria.MinFractionOfDatasetMax * unit.DatasetMax) return "weak_for_its_dataset_maximum";
+        if (unit.Selectivity < criteria.MinSelectivity) return "not_orientation_selective";
+        if (double.IsFinite(unit.PeakWidth) && unit.PeakWidth * 180 / Math.PI < criteria.MinPeakWidthDegrees - 1e-9) return "single_spike";
+        if (unit.MaxCurveResponse <= criteria.MinCurveOverLine * Math.Max(0, unit.MaxLineResponse)) return "prefers_lines";
+        if (unit.MaxCurveResponse <= criteria.MinCurveOverAngle * Math.Max(0, unit.MaxAngleResponse)) return "prefers_angles";
+        if (unit.RadiusContrast < criteria.MinRadiusContrast) return "no_radius_preference";
+        return null;
     }
 
     /// <summary>The layer's curve family: curve-like units ordered by preferred orientation, with the equivariance score.</summary>
     /// <param name="tuning">Curve tuning of the layer.</param>
     /// <param name="lines">Line tuning, <c>[C, line orientations]</c>.</param>
     /// <param name="criteria">Thresholds (default <see cref="CurveCriteria"/>).</param>
-    public static CurveFamily Find(CurveTuning tuning, double[,] lines, CurveCriteria? criteria = null)
+    /// <param name="angles">Angle tuning <c>[C, stimuli]</c>; null = not compared.</param>
+    /// <param name="datasetMax">Each channel's largest activation over a dataset; null = not compared.</param>
+    public static CurveFamily Find(CurveTuning tuning, double[,] lines, CurveCriteria? criteria = null, double[,]? angles = null, IReadOnlyList<double>? datasetMax = null)
     {
         criteria ??= new CurveCriteria();
-        var units = Describe(tuning, lines).Where(u => IsCurveLike(u, criteria)).OrderBy(u => u.PreferredOrientation).ToList();
+        var units = Describe(tuning, lines, angles, datasetMax).Where(u => IsCurveLike(u, criteria)).OrderBy(u => u.PreferredOrientation).ToList();
         var (score, mean) = Equivariance(tuning, units.Select(u => u.Channel).ToList());
         return new CurveFamily(tuning.Layer, units, score, mean);
+    }
+
+    /// <summary>Width (radians) of the run of orientations around <paramref name="peak"/> that respond at least half the peak.</summary>
+    private static double PeakWidth(double[] curve, int peak, double[] orientations)
+    {
+        int n = curve.Length;
+        if (n < 2 || curve[peak] <= 0) return 0;
+        double half = curve[peak] / 2;
+        int left = 0, right = 0;
+        while (left + right + 1 < n && curve[((peak - left - 1) % n + n) % n] >= half) left++;
+        while (left + right + 1 < n && curve[(peak + right + 1) % n] >= half) right++;
+        double step = 2 * Math.PI / n;
+        return (left + right + 1) * step;
     }
 
     /// <summary>
@@ -107,7 +160,7 @@ public static class CurveFamilies
             var f = tuning.OrientationCurve(c);
             var peak = f.Max();
             var norm = f.Select(v => peak > 0 ? v / peak : 0).ToArray();
-            var shift = NearestIndex(tuning.Orientations, tuning.PreferredOrientation(c).Preferred);
+            var shift = tuning.Peak(c).Orientation;
             curves.Add((norm, shift));
             for (int k = 0; k < n; k++) mean[k] += norm[(k + shift) % n] / channels.Count;
         }
@@ -118,7 +171,8 @@ public static class CurveFamilies
 
     /// <summary>
     /// Up to <paramref name="count"/> units spread over orientation: the circle is cut into <paramref name="count"/> equal
-    /// sectors and the most selective unit of each non-empty sector is kept (for pictures with one line per unit).
+    /// sectors and the strongest unit of each non-empty sector is kept (largest curve response relative to its dataset
+    /// maximum where known, else the largest curve response), for pictures with one line per unit.
     /// </summary>
     /// <param name="family">The family.</param>
     /// <param name="count">Most units to return (≥ 1).</param>
@@ -129,8 +183,10 @@ public static class CurveFamilies
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "count must be at least 1.");
         if (family.Units.Count <= count) return family.Units;
         return family.Units.GroupBy(u => Math.Min(count - 1, (int)(u.PreferredOrientation / (2 * Math.PI) * count)))
-            .Select(g => g.OrderByDescending(u => u.Selectivity).First()).OrderBy(u => u.PreferredOrientation).ToList();
+            .Select(g => g.OrderByDescending(Strength).First()).OrderBy(u => u.PreferredOrientation).ToList();
     }
+
+    private static double Strength(CurveUnit u) => double.IsFinite(u.DatasetMax) && u.DatasetMax > 0 ? u.MaxCurveResponse / u.DatasetMax : u.MaxCurveResponse;
 
     /// <summary>
     /// Area under the ROC curve of <paramref name="scores"/> for separating positives from negatives (Mann–Whitney, ties
@@ -251,14 +307,6 @@ public static class CurveFamilies
                 for (int t = 0; t < v; t++) joint[t, (a + shift) % n] += rotation[s, a, t] / u;
         }
         return joint;
-    }
-
-    private static int NearestIndex(double[] orientations, double angle)
-    {
-        int best = 0;
-        for (int i = 1; i < orientations.Length; i++)
-            if (CircularStats.Distance(orientations[i], angle) < CircularStats.Distance(orientations[best], angle)) best = i;
-        return best;
     }
 
     private static double Pearson(double[] a, double[] b)

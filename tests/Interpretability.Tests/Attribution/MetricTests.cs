@@ -33,14 +33,27 @@ public sealed class MetricTests
     }
 
     [Fact]
+    public void Insertion_starts_from_the_blurred_image_and_ends_at_the_image()
+    {
+        using var g = new Generator(6);
+        var weights = rand(new long[] { 1, 1, 16, 16 }, generator: g);
+        Tensor F(Tensor x) => stack(new[] { (x * weights).sum(new long[] { 1, 2, 3 }), zeros(x.shape[0]) }, 1);
+        var x = rand(new long[] { 1, 1, 16, 16 }, generator: g);
+        var c = DeletionInsertion.Compute(F, x, 0, weights, new DeletionInsertionOptions(Steps: 8, UseProbability: false));
+        Assert.Equal(F(Interpretability.Imaging.GaussianBlur.Apply(x, 2))[0, 0].ToDouble(), c.Insertion[0], 4);   // σ = 16 / 8
+        Assert.Equal(F(x)[0, 0].ToDouble(), c.Insertion[^1], 4);
+        Assert.NotEqual(c.Insertion[0], c.Deletion[^1], 3);                    // not the flat start of deletion
+    }
+
+    [Fact]
     public void Deletion_of_the_true_importance_order_has_a_lower_area_than_the_reverse_and_insertion_the_opposite()
     {
         using var g = new Generator(5);
         var weights = rand(new long[] { 1, 1, 6, 6 }, generator: g);
         Tensor F(Tensor x) => stack(new[] { (x * weights).sum(new long[] { 1, 2, 3 }), zeros(x.shape[0]) }, 1);
         var x = ones(1, 1, 6, 6);
-        var truth = DeletionInsertion.Compute(F, x, 0, weights, new DeletionInsertionOptions(Steps: 36, Baseline: 0f, UseProbability: false));
-        var reverse = DeletionInsertion.Compute(F, x, 0, -weights, new DeletionInsertionOptions(Steps: 36, Baseline: 0f, UseProbability: false));
+        var truth = DeletionInsertion.Compute(F, x, 0, weights, new DeletionInsertionOptions(Steps: 36, Baseline: 0f, UseProbability: false, InsertionBlurSigma: 0));
+        var reverse = DeletionInsertion.Compute(F, x, 0, -weights, new DeletionInsertionOptions(Steps: 36, Baseline: 0f, UseProbability: false, InsertionBlurSigma: 0));
         Assert.True(truth.DeletionAuc < reverse.DeletionAuc);
         Assert.True(truth.InsertionAuc > reverse.InsertionAuc);
         Assert.Equal(weights.sum().item<float>(), truth.Deletion[0], 4);       // nothing deleted yet

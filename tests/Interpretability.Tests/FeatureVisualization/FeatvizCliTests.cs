@@ -31,7 +31,13 @@ public class FeatvizCliTests : IDisposable
         var fraction = root.GetProperty("fraction_channels_gain_at_least_10").GetDouble();
         Assert.InRange(fraction, 0, 1);
         Assert.True(median >= 0);
-        Assert.Equal(4, root.GetProperty("summary_channel_count").GetInt32() + root.GetProperty("summary_dead_channels_excluded").GetInt32());
+        // quick mode: two channels per layer that fire on the test set, each counted; failures counted, never left out
+        Assert.Equal(6, root.GetProperty("summary_channel_count").GetInt32());
+        Assert.InRange(root.GetProperty("failed_channel_count").GetInt32(), 0, 6);
+        Assert.Equal(root.GetProperty("fraction_channels_gain_at_least_10").GetDouble(),
+            new[] { "relu2", "relu3", "relu4" }.SelectMany(l => root.GetProperty("activation_gain").GetProperty(l).EnumerateArray().Select(e => e.GetDouble())).Count(g => g >= 10) / 6.0, 3);
+        Assert.InRange(root.GetProperty("saturation_median").GetDouble(), 0, 1);
+        Assert.True(root.GetProperty("silent_channel_count").GetInt32() >= 0);
         Assert.True(File.Exists(Path.Combine(dir, "filters.png")));
         Assert.True(File.Exists(Path.Combine(dir, "snapshots_relu2.png")));
         Assert.True(File.Exists(Path.Combine(dir, "gains.png")));

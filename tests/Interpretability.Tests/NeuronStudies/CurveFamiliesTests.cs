@@ -73,16 +73,37 @@ public class CurveFamiliesTests
 
 public class FamilyHelpersTests
 {
-    private static CurveUnit Unit(int ch, double deg, double sel) => new("l", ch, deg * Math.PI / 180, 5, sel, 1, 0, 1);
+    private static CurveUnit Unit(int ch, double deg, double response, double datasetMax = double.NaN) =>
+        new("l", ch, deg * Math.PI / 180, 5, 0.9, response, 0, 1, DatasetMax: datasetMax);
 
     [Fact]
-    public void Representatives_keep_the_most_selective_unit_per_sector()
+    public void Representatives_keep_the_strongest_unit_per_sector()
     {
-        var fam = new CurveFamily("l", new[] { Unit(0, 10, 0.5), Unit(1, 20, 0.9), Unit(2, 100, 0.6), Unit(3, 200, 0.7), Unit(4, 350, 0.8) }, 0, Array.Empty<double>());
-        var reps = CurveFamilies.Representatives(fam, 4);
+        // sector 0–90°: units 0 and 1; unit 0 answers curves more strongly in absolute terms, unit 1 relative to its dataset maximum
+        var fam = new CurveFamily("l", new[] { Unit(0, 10, 5), Unit(1, 20, 4), Unit(2, 100, 1), Unit(3, 200, 1), Unit(4, 350, 1) }, 0, Array.Empty<double>());
+        Assert.Equal(new[] { 0, 2, 3, 4 }, CurveFamilies.Representatives(fam, 4).Select(u => u.Channel).ToArray());
+        var relative = new CurveFamily("l", new[] { Unit(0, 10, 5, 50), Unit(1, 20, 4, 8), Unit(2, 100, 1, 2), Unit(3, 200, 1, 2), Unit(4, 350, 1, 2) }, 0, Array.Empty<double>());
+        var reps = CurveFamilies.Representatives(relative, 4);
         Assert.Equal(new[] { 1, 2, 3, 4 }, reps.Select(u => u.Channel).ToArray());
         Assert.Equal(5, CurveFamilies.Representatives(fam, 8).Count);
         Assert.Throws<ArgumentOutOfRangeException>(() => CurveFamilies.Representatives(fam, 0));
+    }
+
+    [Fact]
+    public void Each_criterion_rejects_the_unit_it_describes()
+    {
+        var criteria = new CurveCriteria();
+        CurveUnit Good() => new("l", 0, 0, 5, Selectivity: 0.8, MaxCurveResponse: 10, MaxLineResponse: 2, RadiusContrast: 0.5, MaxAngleResponse: 3, PeakWidth: 40 * Math.PI / 180, DatasetMax: 20);
+        Assert.Null(CurveFamilies.FailedCriterion(Good(), criteria));
+        Assert.Equal("weak_for_its_dataset_maximum", CurveFamilies.FailedCriterion(Good() with { DatasetMax = 60 }, criteria));   // 10 < 0.25 × 60
+        Assert.Equal("single_spike", CurveFamilies.FailedCriterion(Good() with { PeakWidth = 5 * Math.PI / 180 }, criteria));
+        Assert.Equal("prefers_lines", CurveFamilies.FailedCriterion(Good() with { MaxLineResponse = 7 }, criteria));
+        Assert.Equal("prefers_angles", CurveFamilies.FailedCriterion(Good() with { MaxAngleResponse = 9 }, criteria));
+        Assert.Equal("not_orientation_selective", CurveFamilies.FailedCriterion(Good() with { Selectivity = 0.3 }, criteria));
+        Assert.Equal("no_radius_preference", CurveFamilies.FailedCriterion(Good() with { RadiusContrast = 0.1 }, criteria));
+        Assert.Equal("no_curve_response", CurveFamilies.FailedCriterion(Good() with { MaxCurveResponse = 0 }, criteria));
+        // without a dataset maximum or angle responses those two criteria are not applied
+        Assert.Null(CurveFamilies.FailedCriterion(Good() with { DatasetMax = double.NaN, MaxAngleResponse = 0 }, criteria));
     }
 
     [Fact]
