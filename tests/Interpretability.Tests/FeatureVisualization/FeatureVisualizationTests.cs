@@ -344,6 +344,23 @@ public class ObjectiveTests
     }
 
     [Fact]
+    public void Channel_per_image_equals_the_sum_of_channel_objectives_in_value_and_gradient()
+    {
+        using var g = new Generator(11);
+        var a = randn(new long[] { 3, 4, 5, 6 }, generator: g).requires_grad_();
+        var inputs = new ObjectiveInputs(_ => a, zeros(3, 3, 8, 8));
+        var channels = new[] { 2, 0, 2 };
+        var fast = Objective.ChannelPerImage("a", channels).Evaluate(inputs);
+        var gradFast = autograd.grad(new[] { fast }, new[] { a })[0];
+        var slow = Enumerable.Range(0, 3).Select(i => Objective.Channel("a", channels[i], batch: i)).Aggregate((x, y) => x + y).Evaluate(inputs);
+        var gradSlow = autograd.grad(new[] { slow }, new[] { a })[0];
+        Assert.Equal(slow.ToDouble(), fast.ToDouble(), 5);
+        Assert.True(allclose(gradSlow, gradFast, 1e-6, 1e-7));
+        Assert.Equal("channels", Assert.Throws<ArgumentException>(() => Objective.ChannelPerImage("a", new[] { 1, 2 }).Evaluate(inputs)).ParamName);
+        Assert.Equal("channels", Assert.Throws<ArgumentOutOfRangeException>(() => Objective.ChannelPerImage("a", new[] { 1, 4, 0 }).Evaluate(inputs)).ParamName);
+    }
+
+    [Fact]
     public void Algebra_evaluates_as_the_sums()
     {
         var i = Inputs();
