@@ -416,7 +416,7 @@ public sealed class NeuronStudiesStudy : Study
             section.AddFigure(context.SavePng("circuit.png",
                 CircuitChart(contrib, prefs, $"Activation × weight from {prevLayer} channels into {focus}:{target.Channel} (pref. {Deg(target.PreferredOrientation):F0}°)"),
                 $"Contributions of the previous layer's channels to {conv}:{target.Channel} at its argmax positions (mean over its top {ex.Count} examples; their sum " +
-                $"{total:G3} = pre-activation − bias), the 16 largest in magnitude ordered by the input channel's preferred curve orientation ('–': not curve-like)."));
+                $"{total:G3} = pre-activation − bias), the 16 largest nonzero ones in magnitude (fewer when fewer channels contribute), ordered by the input channel's preferred curve orientation ('–': not curve-like)."));
             metrics.Set("circuit_target_unit", target.Channel);
             metrics.Set("circuit_sum", Math.Round(total, 4));
         }
@@ -516,14 +516,16 @@ public sealed class NeuronStudiesStudy : Study
     /// <param name="contributions">Contribution per input channel.</param>
     /// <param name="preferred">Preferred orientation (radians) per input channel, or null where it has none.</param>
     /// <param name="title">Chart title.</param>
-    /// <param name="top">Bars to show: the largest |contribution| ones, then ordered by orientation.</param>
+    /// <param name="top">Most bars to show: the largest nonzero |contribution| ones, then ordered by orientation.</param>
     internal static byte[] CircuitChart(IReadOnlyList<double> contributions, IReadOnlyList<double?> preferred, string title, int top = 16)
     {
         ArgumentNullException.ThrowIfNull(contributions);
         ArgumentNullException.ThrowIfNull(preferred);
         if (preferred.Count != contributions.Count) throw new ArgumentException($"preferred needs {contributions.Count} entries; got {preferred.Count}.", nameof(preferred));
-        var chosen = Enumerable.Range(0, contributions.Count).OrderByDescending(i => Math.Abs(contributions[i])).Take(top)
+        // channels that contribute nothing (silent inputs) are not bars: the chart shows at most `top`, fewer if fewer contribute
+        var chosen = Enumerable.Range(0, contributions.Count).Where(i => contributions[i] != 0).OrderByDescending(i => Math.Abs(contributions[i])).Take(top)
             .OrderBy(i => preferred[i] ?? double.MaxValue).ToList();
+        if (chosen.Count == 0) chosen.Add(0);
         var labels = chosen.Select(i => preferred[i] is { } p ? $"{i}\n{p * 180 / Math.PI:F0}°" : $"{i}\n–").ToList();
         return Charts.Bars(labels, chosen.Select(i => contributions[i]).ToList(),
             new ChartOptions(title, "input channel (preferred orientation)", "activation × weight", Width: 1000, Height: 450));

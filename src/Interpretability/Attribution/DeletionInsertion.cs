@@ -88,12 +88,13 @@ public static class DeletionInsertion
         var series = new List<Series>();
         foreach (var (method, c) in curves)
             series.Add(new Series($"{method} deletion (AUC {c.DeletionAuc:F3})", c.Fractions, c.Deletion));
-        var deletionChart = Charts.Line(series, new ChartOptions(title + ": deletion (lower area = better)", "fraction of pixels deleted, most important first", "target score"));
+        var deletionChart = Charts.Line(series, new ChartOptions(title + ": deletion (lower area = better)", "fraction of pixels deleted, most important first", "target score",
+            Width: 1000, LegendCorner: "outside right"));
         return deletionChart;
     }
 
     /// <summary>A chart of the insertion curves of several methods, as PNG bytes.</summary>
     public static byte[] InsertionChart(IReadOnlyList<(string Method, DeletionInsertionCurves Curves)> curves, string title) =>
         Charts.Line(curves.Select(c => new Series($"{c.Method} insertion (AUC {c.Curves.InsertionAuc:F3})", c.Curves.Fractions, c.Curves.Insertion)).ToList(),
-            new ChartOptions(title + ": insertion (higher area = better)", "fraction of pixels inserted, most important first", "target score"));
+            new ChartOptions(title + ": insertion (higher area = better)", "fraction of pixels inserted, most important first", "target score", Width: 1000, LegendCorner: "outside right"));
 }

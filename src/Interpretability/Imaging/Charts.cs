@@ -22,7 +22,8 @@ public sealed record Series(string Label, IReadOnlyList<double> X, IReadOnlyList
 /// <param name="Width">Width in pixels.</param>
 /// <param name="Height">Height in pixels.</param>
 /// <param name="Legend">Show a legend when any series has a label.</param>
-/// <param name="LegendCorner">Where the legend sits: <c>upper right</c> (default), <c>upper left</c>, <c>lower right</c> or <c>lower left</c>.</param>
+/// <param name="LegendCorner">Where the legend sits: <c>upper right</c> (default), <c>upper left</c>, <c>lower right</c>,
+/// <c>lower left</c>, or <c>outside right</c> (beside the data, for many series).</param>
 public sealed record ChartOptions(string Title = "", string XLabel = "", string YLabel = "", bool LogX = false, bool LogY = false,
     int Width = 800, int Height = 500, bool Legend = true, string LegendCorner = "upper right");
 
@@ -45,6 +46,7 @@ public static class Charts
         ArgumentNullException.ThrowIfNull(series);
         options ??= new ChartOptions();
         var plot = NewPlot(options);
+        int uncoloured = 0;
         foreach (var s in series)
         {
             if (s.X.Count != s.Y.Count) throw new ArgumentException($"Series '{s.Label}' has {s.X.Count} x values and {s.Y.Count} y values.", nameof(series));
@@ -53,7 +55,8 @@ public static class Charts
             var sc = plot.Add.Scatter(xs, ys, s.Color is null ? null : ScottPlot.Color.FromHex(s.Color));
             sc.LineWidth = s.Markers && s.LineWidth == 0 ? 0 : s.LineWidth;
             sc.MarkerSize = s.Markers ? 6 : 0;
-            if (s.Dashed) sc.LinePattern = LinePattern.Dashed;
+            // the palette has ten colours: the 11th to 20th uncoloured series repeat them dashed, so no two look alike
+            if (s.Dashed || (s.Color is null && uncoloured++ >= 10)) sc.LinePattern = LinePattern.Dashed;
             if (!string.IsNullOrEmpty(s.Label)) sc.LegendText = s.Label;
         }
         AddReferences(plot, references, options);
@@ -156,6 +159,20 @@ public static class Charts
         LabelFormatter = v => Math.Pow(10, v).ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
     };
 
+    private static ScottPlot.ITickGenerator LogTicksFor(double low, double high)
+    {
+        if (!(high > low) || high - low >= 2) return LogTicks();
+        var manual = new ScottPlot.TickGenerators.NumericManual();
+        for (int k = (int)Math.Floor(low) - 1; k <= (int)Math.Ceiling(high); k++)
+            foreach (var m in new[] { 1.0, 2, 5 })
+            {
+                double v = k + Math.Log10(m);
+                if (v >= low && v <= high)
+                    manual.AddMajor(v, (m * Math.Pow(10, k)).ToString("G3", System.Globalization.CultureInfo.InvariantCulture));
+            }
+        return manual;
+    }
+
     private static double[] Transform(IReadOnlyList<double> values, bool log, string label, string axis)
     {
         var result = new double[values.Count];
@@ -191,14 +208,23 @@ public static class Charts
     private static byte[] Finish(Plot plot, ChartOptions options, bool anyLabel, bool autoscale = true)
     {
         if (options.Legend && anyLabel)
-            plot.ShowLegend(options.LegendCorner switch
-            {
-                "upper left" => Alignment.UpperLeft,
-                "lower right" => Alignment.LowerRight,
-                "lower left" => Alignment.LowerLeft,
-                _ => Alignment.UpperRight,
-            });
+        {
+            if (options.LegendCorner == "outside right") plot.ShowLegend(Edge.Right);
+            else
+                plot.ShowLegend(options.LegendCorner switch
+                {
+                    "upper left" => Alignment.UpperLeft,
+                    "lower right" => Alignment.LowerRight,
+                    "lower left" => Alignment.LowerLeft,
+                    _ => Alignment.UpperRight,
+                });
+        }
         if (autoscale) plot.Axes.AutoScale();
+        // Decade ticks alone leave a log axis that spans less than two decades with one label or none: label 1, 2 and 5
+        // times each power of ten there.
+        var limits = plot.Axes.GetLimits();
+        if (options.LogX) plot.Axes.Bottom.TickGenerator = LogTicksFor(limits.Left, limits.Right);
+        if (options.LogY) plot.Axes.Left.TickGenerator = LogTicksFor(limits.Bottom, limits.Top);
         Fonts.Apply(plot);
         return plot.GetImageBytes(options.Width, options.Height, ImageFormat.Png);
     }
