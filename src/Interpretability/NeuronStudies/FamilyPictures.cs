@@ -91,11 +91,12 @@ public static class FamilyPictures
             var c = curves[u];
             var m = c.Max();
             var ys = normalise && m > 0 ? c.Select(v => v / m).ToArray() : c;
-            series.Add(new Series($"{family.Units[u].Channel} ({family.Units[u].PreferredOrientation * 180 / Math.PI:F0}°)", orientationsDeg.ToArray(), ys,
-                Colour(u, family.Units[u].PreferredOrientation)));
+            // palette colours, not hue by orientation: two units with close preferences would get the same colour; the legend
+            // gives each unit's preference
+            series.Add(new Series($"{family.Units[u].Channel} ({family.Units[u].PreferredOrientation * 180 / Math.PI:F0}°)", orientationsDeg.ToArray(), ys, Colour(u)));
         }
         return Charts.Line(series, new ChartOptions(title, "curve orientation (degrees; direction from the arc's midpoint to its centre)",
-            normalise ? "response / unit's max" : "response", Width: 1000, Height: 500, LegendCorner: "upper right"));
+            normalise ? "response / unit's max" : "response", Width: 1100, Height: 500, LegendCorner: "outside right"));
     }
 
     /// <summary>
@@ -116,12 +117,12 @@ public static class FamilyPictures
             var c = tuning.OrientationCurve(family.Units[u].Channel);
             var m = Math.Max(c.Max(), 1e-12);
             var r = c.Append(c[0]).Select(v => Math.Max(0, v) / m).ToArray();
-            series.Add(new Series($"{family.Units[u].Channel}", th.Select((t, i) => r[i] * Math.Cos(t)).ToArray(), th.Select((t, i) => r[i] * Math.Sin(t)).ToArray(),
-                Colour(u, family.Units[u].PreferredOrientation)));
+            series.Add(new Series($"{family.Units[u].Channel} ({family.Units[u].PreferredOrientation * 180 / Math.PI:F0}°)", th.Select((t, i) => r[i] * Math.Cos(t)).ToArray(),
+                th.Select((t, i) => r[i] * Math.Sin(t)).ToArray(), Colour(u)));
         }
         var circle = Enumerable.Range(0, 73).Select(i => 2 * Math.PI * i / 72).ToArray();
         series.Add(new Series("", circle.Select(Math.Cos).ToArray(), circle.Select(Math.Sin).ToArray(), "#bbbbbb", Dashed: true, LineWidth: 1));
-        return Charts.Line(series, new ChartOptions(title, "x (orientation 0° →)", "y (90° ↑)", Width: 700, Height: 700));
+        return Charts.Line(series, new ChartOptions(title, "x (orientation 0° →)", "y (90° ↑)", Width: 820, Height: 700, LegendCorner: "outside right"));
     }
 
     private static SKBitmap HeatmapBitmap(double[,] values)
