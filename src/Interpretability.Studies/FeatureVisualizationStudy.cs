@@ -357,8 +357,8 @@ public sealed class FeatureVisualizationStudy : Study
     {
         ArgumentNullException.ThrowIfNull(image);
         using var scope = NewDisposeScope();
-        var q = (image.clamp(0, 1) * 255).round();
-        return (q.le(5) | q.ge(250)).any(0).to_type(ScalarType.Float64).mean().ToDouble();
+        var q = (image.clamp(StudyScalars.Zero, StudyScalars.One) * StudyScalars.TwoHundredFiftyFive).round();
+        return (q.le(StudyScalars.Five) | q.ge(StudyScalars.TwoHundredFifty)).any(0).to_type(ScalarType.Float64).mean().ToDouble();
     }
 
     private static double Median(IReadOnlyCollection<double> values)
@@ -428,7 +428,7 @@ public sealed class FeatureVisualizationStudy : Study
         var bitmaps = new List<SKBitmap>();
         try
         {
-            foreach (var image in images) bitmaps.Add(Png.ToBitmap(image.clamp(0, 1), new PngOptions(Normalization: Normalization.Unit)));
+            foreach (var image in images) bitmaps.Add(Png.ToBitmap(image.clamp(StudyScalars.Zero, StudyScalars.One), new PngOptions(Normalization: Normalization.Unit)));
             using var grid = ImageGrid.Compose(bitmaps, titles, options);
             AtomicFile.WriteAllBytes(path, Png.Encode(grid));
         }

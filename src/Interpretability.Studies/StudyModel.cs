@@ -125,7 +125,7 @@ public sealed class StudyModel : IDisposable
         using var scope = NewDisposeScope();
         var x = images;
         if (x.shape[2] != InputShape[1] || x.shape[3] != InputShape[2])
-            x = nn.functional.interpolate(x, new[] { InputShape[1], InputShape[2] }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true).clamp(0, 1);
+            x = nn.functional.interpolate(x, new[] { InputShape[1], InputShape[2] }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true).clamp(StudyScalars.Zero, StudyScalars.One);
         if (InputShape[0] == 1 && x.shape[1] == 3) x = x.mean(new long[] { 1 }, keepdim: true);
         else if (InputShape[0] != x.shape[1]) throw new ArgumentException($"The model takes {InputShape[0]} input channels; the studies' images have {x.shape[1]}.", "model");
         return (ReferenceEquals(x, images) ? x.alias() : x).MoveToOuterDisposeScope();
