@@ -391,8 +391,8 @@ public sealed class HtmlReport
 
     private static string E(string s) => WebUtility.HtmlEncode(s);
 
-    // Layout: the contents sit in a sticky sidebar where the window is at least 1200 px wide, above the sections where it
-    // is narrower. Single figures show at their natural size up to the column's width; figures in a row take at least
+    // Layout: the contents sit in a sticky sidebar where the window is at least 1200 px wide, above the sections (in two
+    // columns from 800 px) where it is narrower. Single figures show at their natural size up to the column's width; figures in a row take at least
     // 420 px each (more for wide pictures, see RenderFigure), wrapping onto further lines; a click opens the full PNG.
     private const string Css = """
         body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa;line-height:1.45}
@@ -406,6 +406,7 @@ public sealed class HtmlReport
         .toc h2{font-size:16px;margin:4px 0 6px 0;border:none;padding:0}.toc ol{margin:2px 0;padding-left:22px}
         .toc ol ol{font-size:13px;padding-left:18px;list-style:lower-alpha}.toc li{margin:2px 0}.toc a{color:#1a5a96;text-decoration:none}
         .toc a:hover{text-decoration:underline}
+        @media (min-width:800px) and (max-width:1199px){.toc>ol{columns:2;column-gap:32px}.toc>ol>li{break-inside:avoid}}
         @media (min-width:1200px){.layout{grid-template-columns:300px minmax(0,1fr)}
           .toc{position:sticky;top:0;align-self:start;max-height:100vh;overflow-y:auto;border-bottom:none;border-right:1px solid #dde3ea;box-sizing:border-box}}
         main{padding:8px 32px 48px 32px;max-width:1500px;min-width:0}
