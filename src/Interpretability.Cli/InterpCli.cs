@@ -37,7 +37,7 @@ public static class InterpCli
             common.AddTo(command);
             spec.AddOptions(command);
             var captured = spec;
-            command.SetAction(parse => Execute(captured, common, parse, stdout, stderr));
+            command.SetAction(parse => Execute(captured, common, parse, args, stdout, stderr));
             root.Subcommands.Add(command);
         }
 
@@ -72,7 +72,7 @@ public static class InterpCli
         }
     }
 
-    private static int Execute(StudyCommand spec, CommonOptions common, ParseResult parse, TextWriter stdout, TextWriter stderr)
+    private static int Execute(StudyCommand spec, CommonOptions common, ParseResult parse, string[] args, TextWriter stdout, TextWriter stderr)
     {
         var verbose = parse.GetValue(common.Verbose);
         var quiet = parse.GetValue(common.Quiet);
@@ -98,7 +98,7 @@ public static class InterpCli
             var result = ProgressDisplay.Run(quiet, stderr, progress =>
             {
                 var withProgress = new StudyContext(context.OutputDirectory, context.Seed, context.Quick, context.Device, progress, context.Cancellation, batches: context.Batches, session: session);
-                return spec.Execute(parse, withProgress);
+                return spec.Execute(parse, withProgress, ReportProvenance.OfLibrary(ReportProvenance.FormatCommandLine("interp", args)));
             });
             foreach (var (name, error) in result.Failures)
                 stderr.WriteLine($"interp: section '{name}' failed: {error.Message}" + (verbose ? "\n" + error : ""));

@@ -23,7 +23,12 @@ public abstract class StudyCommand
     public abstract Study CreateStudy(ParseResult parse, bool quick);
 
     /// <summary>Runs the study into the output folder; the default writes one study's report.</summary>
-    public virtual StudyRunResult Execute(ParseResult parse, StudyContext context) => StudyRunner.RunOne(Create(parse, context.Quick), context);
+    /// <param name="parse">The parsed command line.</param>
+    /// <param name="context">Output folder, seed, device, progress and cancellation.</param>
+    /// <param name="provenance">Library version, commit and the command line as typed, for the report's header and
+    /// <c>metrics.json</c>.</param>
+    public virtual StudyRunResult Execute(ParseResult parse, StudyContext context, ReportProvenance provenance) =>
+        StudyRunner.RunOne(Create(parse, context.Quick), context, provenance);
 
     /// <summary><see cref="CreateStudy"/>, with a study's own option checks (an <see cref="ArgumentException"/> from its
     /// constructor) reported as usage errors.</summary>

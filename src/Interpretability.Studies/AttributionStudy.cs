@@ -206,6 +206,8 @@ public sealed class AttributionStudy : Study
                           $"Input: {(options.Image is null ? $"shapes test image {defaultIndex}" : Path.GetFileName(options.Image))}, {size}×{size}. Explained class: {target} ({ClassName(target)}); the model predicts {predicted} ({ClassName(predicted)}).");
 
         // ---- 1. Every method on one input -----------------------------------------------------------------------------
+        section.Heading("Every method on one input");
+        section.Cite("simonyan2013", "shrikumar2016", "sundararajan2017", "smilkov2017", "lundberg2017", "shrikumar2017", "springenberg2014", "zeiler2014", "selvaraju2017", "bach2015", "castro2009", "strumbelj2010", "ribeiro2016");
         var methods = new List<AttributionStudyMethod>();
         methods.AddRange(GradientMethods(model, layers.Cam, quick, context.Seed, context.Batches));
         methods.AddRange(PerturbationMethods(model, quick, context.Seed, context.Batches));
@@ -277,6 +279,8 @@ public sealed class AttributionStudy : Study
     {
         bool quick = context.Quick;
         Report(context, "integrated gradients convergence", 0.55);
+        section.Heading("Integrated gradients: convergence with the number of steps");
+        section.Cite("sundararajan2017");
         var stepsList = quick ? new[] { 4, 8, 16, 32 } : new[] { 4, 8, 16, 32, 64, 128 };
         var series = new List<Series>();
         var ig = new IntegratedGradients(model);
@@ -310,6 +314,8 @@ public sealed class AttributionStudy : Study
     private void LrpSection(StudyContext context, ReportSection section, Metrics metrics, nn.Module<Tensor, Tensor> model, Tensor x, long target, Tensor image)
     {
         Report(context, "LRP", 0.65);
+        section.Heading("LRP: composites and conservation");
+        section.Cite("bach2015");
         var composites = new[] { LrpComposite.EpsilonPlus(), LrpComposite.EpsilonGamma(), LrpComposite.EpsilonAlpha2Beta1(), LrpComposite.Uniform(new EpsilonRule()) };
         var lrpTiles = new List<(string, Tensor)>();
         var lrp = new Lrp(model);
@@ -334,6 +340,8 @@ public sealed class AttributionStudy : Study
     {
         var model = opened.Module;
         Report(context, "layer attributions", 0.72);
+        section.Heading("Attribution at hidden layers");
+        section.Cite("selvaraju2017", "sundararajan2017");
         var layerTiles = new List<(string, Tensor)>();
         foreach (var layer in layers.GradCamLayers)
         {
@@ -363,6 +371,8 @@ public sealed class AttributionStudy : Study
     {
         var model = opened.Module;
         Report(context, "circuits", 0.8);
+        section.Heading("Circuits: activation × weight and expanded weights");
+        section.Cite("cammarata2020", "voss2021");
         if (layers.Circuit is not var (from, to, toPositions))
         {
             section.Paragraph("Circuits need three convolutions; this model has " + opened.Convolutions.Count + ".");
@@ -407,6 +417,7 @@ public sealed class AttributionStudy : Study
         var quick = context.Quick;
         var device = context.Device;
         Report(context, "per-class means over a dataset", 0.88);
+        section.Heading("Per-class mean attributions over a dataset");
         images = images.to(device);
         // A model of the shapes classes explains every image's label; any other model its own prediction.
         Tensor targets;
@@ -489,6 +500,8 @@ public sealed class AttributionStudy : Study
         var quick = context.Quick;
         var model = opened.Module;
         Report(context, "faithfulness metrics", 0.5);
+        section.Heading("Faithfulness and the randomisation sanity check");
+        section.Cite("yeh2019", "petsiuk2018", "adebayo2018");
         var sensitivity = new List<KeyValuePair<string, double>>();
         var infidelity = new List<KeyValuePair<string, double>>();
         var deletion = new List<KeyValuePair<string, double>>();

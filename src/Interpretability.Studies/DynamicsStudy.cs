@@ -66,25 +66,36 @@ public sealed class DynamicsStudy : Study
     {
         // Thousands of products of small matrices: one intra-op thread is fastest (see DeepNetworkSimulation.Run).
         using var threads = context.UseThreads(1);
+        section.Cite("saxe2014", "saxe2019");
         section.Paragraph("Conventions (stated once, as in Saxe, McClelland & Ganguli 2014): loss L = ½ Σ_μ |y^μ − ŷ^μ|² summed over the items; " +
                           "Σ31 = Σ_μ y^μ x^μᵀ; full-batch gradient descent with step λ, time constant τ = 1/λ, time t = step·λ in units of τ. " +
                           "The items are one-hot, so the inputs are white (Σ11 = I) and the theory applies exactly. u0 is the initial strength (the product of the factors) of a mode; " +
                           "a mode is 'learned' at its half-learning time t_half = (τ/2s)·ln(s/u0 − 1), when its strength reaches s/2. " +
                           "Mode strength = u_αᵀ W_D⋯W_1 v_α. Double precision throughout (MathNet for the theory, TorchSharp float64 for the simulations).");
         Report(context, "main run", 0.02);
+        section.Heading("Theory against simulation, mode by mode");
         var semantic = SemanticData.Eight();
         var main = MainRun(context, section, metrics, semantic);
         Report(context, "random start", 0.3);
+        section.Heading("A small random start");
         RandomStart(context, section, metrics, semantic, main);
         Report(context, "illusory correlation and RSA", 0.45);
+        section.Heading("Illusory correlations during learning");
         IllusoryCorrelation(context, section, metrics, semantic, main);
+        section.Heading("Representational similarity over training");
+        section.Cite("kriegeskorte2008");
         Representations(context, section, metrics, semantic, main);
         Report(context, "hierarchical data", 0.6);
+        section.Heading("Hierarchically structured data");
         Hierarchy(context, section, metrics);
         Report(context, "category in noise", 0.75);
+        section.Heading("A category hidden in noise");
+        section.Cite("benaychgeorges2012");
         Noise(context, section, metrics);
         Report(context, "depth and nonlinear networks", 0.9);
+        section.Heading("Deeper networks");
         Depth(context, section, metrics, semantic);
+        section.Heading("Nonlinear networks");
         Nonlinear(context, section, metrics, semantic);
         Report(context, "done", 1);
     }

@@ -121,6 +121,7 @@ public sealed class EnsemblesStudy : Study
 
         Mark("target");
         // ---- 2. Network and training ----------------------------------------------------------------------------------
+        section.Heading("Network and training");
         var topology = TopologyOf(options.Preset, context.Seed);
         var network = new CoordinateNetwork(topology, seed: context.Seed, device: device);
         metrics.Set("neuron_count", topology.NeuronCount);
@@ -162,6 +163,8 @@ public sealed class EnsemblesStudy : Study
 
         Mark("training");
         // ---- 3. Exact Jacobian and its check ------------------------------------------------------------------------------
+        section.Heading("The exact synapse Jacobian");
+        section.Cite("rumelhart1986");
         Report(context, "checking the synapse Jacobian against finite differences", 0.55);
         double jacobianError;
         int checkSize = quick ? 6 : 24;
@@ -188,6 +191,7 @@ public sealed class EnsemblesStudy : Study
 
         Mark("jacobian_check");
         // ---- 4. Effect maps of every synapse, neuron maps ---------------------------------------------------------------
+        section.Heading("Effect maps of every synapse; neuron maps");
         Report(context, "synapse effect maps", 0.6);
         var coords = grid.Coordinates(network.DType, device);
         using var factors = SynapseJacobian.Compute(network, coords);
@@ -212,6 +216,7 @@ public sealed class EnsemblesStudy : Study
 
         Mark("effect_and_neuron_maps");
         // ---- 5. Region energies and the ensemble ---------------------------------------------------------------------------
+        section.Heading("Region energies and the region's ensemble");
         Report(context, $"region energies and the ensemble of {regionName}", 0.66);
         // Chunked over pixels; on CUDA the context's batch runner halves the chunk on out-of-memory.
         var energies = context.Batches.Run($"region-energy:{network.Topology.SynapseCount}:{grid.PixelCount}", RegionEnergy.DefaultChunkPixels,
@@ -241,6 +246,7 @@ public sealed class EnsemblesStudy : Study
 
         Mark("region_ensemble");
         // ---- 6. Gram matrix and clusters ---------------------------------------------------------------------------------
+        section.Heading("Gram matrix and clusters of synapses");
         Report(context, "Gram matrix of effect maps and clusters", 0.72);
         var gram = SynapseGram.Compute(network, coords, null);
         var clusters = SynapseClustering.Agglomerative(topology, gram, Math.Min(quick ? 8 : 16, topology.SynapseCount));
@@ -248,11 +254,13 @@ public sealed class EnsemblesStudy : Study
 
         Mark("gram_clusters");
         // ---- 7. Property gradients ---------------------------------------------------------------------------------------
+        section.Heading("Property gradients");
         Report(context, "property gradients", 0.78);
         PropertySection(context, section, network, grid, metrics);
 
         Mark("properties");
         // ---- 8. Editing the region ---------------------------------------------------------------------------------------
+        section.Heading("Editing the region along its ensemble");
         Report(context, "editing the region along its ensemble", 0.84);
         // An ensemble can be empty (an untrained network in quick mode may have no selective synapse): then the edit may use every synapse.
         var editable = ensemble.Size > 0 ? ensemble.Synapses : Enumerable.Range(0, topology.SynapseCount).ToArray();
@@ -297,12 +305,14 @@ public sealed class EnsemblesStudy : Study
 
         Mark("edit");
         // ---- 9. Large-perturbation strips ---------------------------------------------------------------------------------
+        section.Heading("Large perturbations and the linear prediction");
         Report(context, "large-perturbation strips", 0.9);
         StripFigure(context, section, network, grid, topology, ensemble, single, energies, quick);
         LinearVersusActual(context, section, network, grid, topology, coords, factors, ensemble, metrics);
 
         Mark("strips_and_linearization");
         // ---- 10. Thought experiments --------------------------------------------------------------------------------------
+        section.Heading("Thought experiments");
         Report(context, "thought experiments", 0.95);
         var experiments = ThoughtExperiments.VerifyAll();
         metrics.Set("thought_experiments_passed", experiments.Count(e => e.Passed));

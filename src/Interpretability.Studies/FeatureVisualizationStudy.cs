@@ -103,6 +103,7 @@ public sealed class FeatureVisualizationStudy : Study
         double lr = kind == ParameterizationKind.Cppn ? 0.002 : 0.05;
         int testCount = quick ? 200 : 1000;
         Report(context, "loading the model and the test set", 0.01);
+        section.Cite("olah2017", "kingma2014");
         using var opened = StudyModel.Open(options.Model, context.Device);
         var model = opened.Module;
         if (opened.InputShape[0] != 3)
@@ -132,6 +133,7 @@ public sealed class FeatureVisualizationStudy : Study
         if (firstConv is not null && firstConv.weight!.shape[1] == 3)
         {
             using var filters = FilterVisualization.Render(firstConv.weight!).cpu();
+            section.Heading("First-layer filters");
             var tiles = Enumerable.Range(0, (int)filters.shape[0]).Select(i => filters[i]).ToList();
             SaveGrid(context.PathOf("filters.png"), tiles, tiles.Select((_, i) => (string?)$"{i}").ToList(), new GridOptions(Columns: 8, TileSize: 48, Title: "First-layer filters (grey = 0)"));
             section.AddFigure(context.Figure("filters.png", "The first convolution's filters as RGB pictures (0.5 + w / 2 max|w| per filter): grey is zero, the colour shows which input colour a filter weighs."));
@@ -149,6 +151,7 @@ public sealed class FeatureVisualizationStudy : Study
             var layer = layers[li];
             double f0 = 0.05 + 0.9 * li / layers.Count, f1 = 0.05 + 0.9 * (li + 1) / layers.Count;
             Report(context, $"{layer}: dataset examples", f0);
+            section.Heading($"Layer {layer}: visualisations and dataset examples");
             int channelCount = ChannelCount(model, layer, test);
             // The scans over the test set rank every image on its own, so they run in whatever batches the context's runner
             // picks (on CUDA: halved on out-of-memory and remembered per key) with the same result.
@@ -311,6 +314,7 @@ public sealed class FeatureVisualizationStudy : Study
         if (summaryGains.Count > 0)
         {
             var sorted = summaryGains.OrderBy(g => g).ToArray();
+            section.Heading("Activation gain across layers");
             double median = Median(sorted);
             int atLeast10 = summaryGains.Count(g => g >= 10), failed = allGains.Count(g => g.Outcome == "failed");
             double fraction = atLeast10 / (double)summaryGains.Count;

@@ -31,6 +31,7 @@ public sealed class ModelsStudy : Study
     public override void Run(StudyContext context, ReportSection section, Metrics metrics)
     {
         Report(context, "loading the zoo", 0.05);
+        section.Heading("The zoo");
         section.Paragraph("Models shipped inside the library (embedded weights; no download, no training at run time). " +
                           "ShapesNet is the network the attribution, feature-visualisation and neuron studies look into.");
         var rows = new List<IReadOnlyList<string>>();
@@ -50,6 +51,7 @@ public sealed class ModelsStudy : Study
         metrics.Set("models", entries);
 
         // ShapesNet: load time, layers and shapes, accuracy re-measured on the test split.
+        section.Heading("ShapesNet: layers, receptive fields and accuracy");
         Report(context, "measuring ShapesNet", 0.2);
         var loadClock = Stopwatch.StartNew();
         using var net = ModelZoo.ShapesNet();
@@ -69,6 +71,7 @@ public sealed class ModelsStudy : Study
                           $"({ShapesNetWeightsInfo.TestAccuracy:P1} on 1000 test images then).");
 
         Report(context, "drawing samples", 0.4);
+        section.Heading("Dataset samples and the confusion matrix");
         using (var samples = ShapesDataset.Generate(44, context.Seed + 7))
         {
             var tiles = Enumerable.Range(0, samples.Count).Select(i => samples.Images[i]).ToList();
@@ -86,6 +89,7 @@ public sealed class ModelsStudy : Study
         });
 
         // The synthetic stimuli of the neuron studies: curves by orientation × radius, lines, angles, circles.
+        section.Heading("Synthetic stimuli");
         Report(context, "drawing stimuli", 0.45);
         using (var scope = NewDisposeScope())
         {
@@ -108,6 +112,7 @@ public sealed class ModelsStudy : Study
         if (options.Train)
         {
             Report(context, "retraining ShapesNet from scratch", 0.5);
+            section.Heading("Retraining ShapesNet from scratch");
             var recipe = context.Quick ? new ShapesNetTrainingOptions(TrainCount: 1100, TestCount: 220, Epochs: 1) : new ShapesNetTrainingOptions();
             // Where the CPU convolution check turned oneDNN off, keep it for training if ShapesNet's own layers verify at
             // the training batch's shape (several times faster than libtorch's own convolution).

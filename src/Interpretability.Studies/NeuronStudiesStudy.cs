@@ -67,6 +67,7 @@ public sealed class NeuronStudiesStudy : Study
     {
         bool quick = context.Quick;
         Report(context, "loading the model", 0.01);
+        section.Cite("cammarata2020");
         using var opened = StudyModel.Open(options.Model);
         var model = opened.Module;
         var all = LayerPath.All(model);
@@ -89,6 +90,7 @@ public sealed class NeuronStudiesStudy : Study
             $"Each arc is {arcPixels} px long (at most a half circle for small radii). A unit's response is read at the central position of its layer (its receptive field is centred on the stimulus).");
 
         // 1. Stimulus sheet.
+        section.Heading("Stimuli");
         Report(context, "drawing stimuli", 0.03);
         var sheetOrient = Stimuli.Orientations(8);
         var sheetRadii = new[] { 3.0, 6, 12, 24 };
@@ -112,6 +114,7 @@ public sealed class NeuronStudiesStudy : Study
         });
 
         // 2. Tuning of every scanned layer.
+        section.Heading("Synthetic tuning and the curve family");
         var tunings = new Dictionary<string, CurveTuning>();
         var lineTunings = new Dictionary<string, double[,]>();
         var angleTunings = new Dictionary<string, double[,]>();
@@ -191,6 +194,7 @@ public sealed class NeuronStudiesStudy : Study
         }
 
         // 2b. Colour and contrast-polarity invariance of the family's orientation preference (Distill: invariant to colour).
+        section.Heading("Colour and contrast-polarity invariance");
         Report(context, "colour and polarity", 0.32);
         var colourCanvas = new StimulusCanvas(Foreground: (0.9, 0.9, 0.2), Background: (0.2, 0.2, 0.6));
         var polarityCanvas = new StimulusCanvas(Foreground: (0, 0, 0), Background: (1, 1, 1));
@@ -210,6 +214,7 @@ public sealed class NeuronStudiesStudy : Study
         }
 
         // 3. Dataset, top examples, AUC.
+        section.Heading("Dataset examples and the family's arrangement");
         Report(context, "dataset examples", 0.35);
         using var data = ShapesDataset.Test(quick ? 200 : 1000);
         var scan = DatasetScan.Run(model, focus, data.Images);
@@ -269,6 +274,7 @@ public sealed class NeuronStudiesStudy : Study
             "around the argmax position, its orientation × radius response (rows: orientation 0→360° top to bottom; columns: radius small → large) and its orientation tuning curve."));
 
         // 4. Heatmaps and tuning curves.
+        section.Heading("Tuning heatmaps and curves");
         Report(context, "heatmaps and tuning curves", 0.5);
         var heatFigures = new List<Figure>();
         foreach (var u in fam.Units.Take(quick ? 2 : 6))
@@ -325,6 +331,7 @@ public sealed class NeuronStudiesStudy : Study
         });
 
         // 5. Rotation (joint) tuning on dataset examples.
+        section.Heading("Rotation tuning on dataset examples");
         Report(context, "rotation tuning", 0.6);
         var rotUnits = CurveFamilies.Representatives(fam, quick ? 4 : 8).ToList();
         var rotAngles = Stimuli.Orientations(quick ? 24 : 72);
@@ -339,6 +346,7 @@ public sealed class NeuronStudiesStudy : Study
             "is placed at u's preferred orientation + α and averaged over u." + (rotUnits.Count < fam.Units.Count ? $" Units: the most selective in each of {(quick ? 4 : 8)} orientation sectors." : "")));
 
         // 6. Activation statistics.
+        section.Heading("Activation statistics");
         Report(context, "activation histograms", 0.7);
         var conv = System.Text.RegularExpressions.Regex.IsMatch(focus, "^relu[0-9]+$") && all.Contains("conv" + focus[4..]) ? "conv" + focus[4..] : focus;
         using var histImages = data.Images.narrow(0, 0, Math.Min(data.Count, quick ? 100 : 300));
@@ -397,6 +405,7 @@ public sealed class NeuronStudiesStudy : Study
         if (conv != focus && LayerPath.Find(model, conv) is TorchSharp.Modules.Conv2d)
         {
             var ex = examples[channels.IndexOf(target.Channel)];
+            section.Heading("The circuit into the strongest curve unit");
             var (contrib, total) = MeanCircuit(model, conv, target.Channel, data.Images, ex);
             // The previous ReLU (relu(K−1)) feeds conv K through a max-pool, which keeps channels: its curve units label the bars.
             var prevLayer = "relu" + (int.Parse(focus[4..], CultureInfo.InvariantCulture) - 1);
@@ -422,6 +431,8 @@ public sealed class NeuronStudiesStudy : Study
         }
 
         // 8. NMF and curve extraction on curve-class test images.
+        section.Heading("Curve extraction and NMF");
+        section.Cite("olah2018");
         Report(context, "NMF and curve extraction", 0.9);
         var curveIdx = Enumerable.Range(0, data.Count).Where(i => ShapesDataset.CurveClasses.Contains(data.Geometry[i].ClassName)).Take(8).ToArray();
         using (var sel = data.Images.index_select(0, tensor(curveIdx.Select(i => (long)i).ToArray())))

@@ -36,6 +36,7 @@ public sealed class ProbingStudy : Study
                           "and a circle (corrupted).");
 
         // 1. Capture every conv layer in one forward pass.
+        section.Heading("Activations of every convolution");
         Report(context, "capturing activations", 0.2);
         string[] layers = { "conv1", "conv2", "conv3", "conv4" };
         using var capture = ActivationRecorder.Capture(model, clean, layers);
@@ -74,6 +75,7 @@ public sealed class ProbingStudy : Study
         metrics.Set("clean_class", ShapesDataset.ClassNames[(int)capture.ModelOutput!.argmax(1).ToInt64()]);
 
         // 2. Zero-ablate each conv4 channel: change of the top logit.
+        section.Heading("Ablating channels");
         Report(context, "ablating conv4 channels", 0.45);
         var logits = capture.ModelOutput!;
         var top = logits[0].argmax().ToInt64();
@@ -93,6 +95,8 @@ public sealed class ProbingStudy : Study
         metrics.Set("ablation_max_abs_logit_change", effects.Max(Math.Abs));
 
         // 3. Activation patching, layer by layer.
+        section.Heading("Activation patching, layer by layer");
+        section.Cite("vig2020", "meng2022");
         Report(context, "activation patching", 0.65);
         var sites = new[] { "relu1", "pool1", "relu2", "pool2", "relu3", "pool3", "relu4", "gap" };
         var results = ActivationPatching.Sweep(model, clean, corrupted, sites.Select(s => (PatchSite)s).ToList(), y => y[0, top]);
@@ -138,6 +142,8 @@ public sealed class ProbingStudy : Study
         metrics.Set("patching_relu3_top_channels", order.Take(5));
 
         // 4. Gradient of the top logit at relu4, as a Grad-CAM-style map over the input.
+        section.Heading("The gradient at a hidden layer");
+        section.Cite("selvaraju2017");
         Report(context, "layer gradient", 0.8);
         using var grad = LayerGradient.Compute(model, clean, "relu4", y => y[0, top]);
         var weights = grad.Gradient.mean(new long[] { 2, 3 }, keepdim: true);
@@ -149,6 +155,7 @@ public sealed class ProbingStudy : Study
         metrics.Set("layer_gradient_objective", grad.Objective);
 
         // 5. Colormaps.
+        section.Heading("Colormaps");
         Report(context, "colormaps", 0.95);
         var ramp = linspace(-1, 1, 256).unsqueeze(0).expand(24, 256);
         ImageGrid.Save(context.PathOf("colormaps.png"),

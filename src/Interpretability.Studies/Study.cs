@@ -136,14 +136,20 @@ public static class StudyRunner
     /// Runs one study into <paramref name="context"/>'s folder: figures, <c>metrics.json</c> and a one-section
     /// <c>index.html</c>. A failure propagates (after the partial report is written, marked failed).
     /// </summary>
-    public static StudyRunResult RunOne(Study study, StudyContext context)
+    /// <param name="study">The study.</param>
+    /// <param name="context">Output folder, seed, device and the rest.</param>
+    /// <param name="provenance">Library version, commit and the command line that reproduces the run, shown in the
+    /// report's header and written to <c>metrics.json</c>; null: the loaded library's, without a command line.</param>
+    public static StudyRunResult RunOne(Study study, StudyContext context, ReportProvenance? provenance = null)
     {
         ArgumentNullException.ThrowIfNull(study);
         ArgumentNullException.ThrowIfNull(context);
+        provenance ??= ReportProvenance.OfLibrary();
         Directory.CreateDirectory(context.OutputDirectory);
-        var report = new HtmlReport($"Interpretability — {study.Title}", Subtitle(context));
+        var report = new HtmlReport($"Interpretability — {study.Title}", Subtitle(context)) { Provenance = provenance };
         var section = report.AddSection(study.Name, study.Title);
         var metrics = new Metrics();
+        SetProvenance(metrics, provenance);
         var watch = Stopwatch.StartNew();
         try
         {
@@ -163,16 +169,24 @@ public static class StudyRunner
 
     /// <summary>
     /// Runs every study into its own sub-folder and writes one <c>index.html</c> with a section per study and one
-    /// <c>metrics.json</c> (<c>report_sections</c>, then each study's metrics under its name). A study that fails puts its
-    /// error into its section; the report still completes. Cancellation stops the run and writes nothing more.
+    /// <c>metrics.json</c> (<c>report_sections</c>, the provenance, then each study's metrics under its name). A study that
+    /// fails puts its error into its section; the report still completes. Cancellation stops the run and writes nothing more.
     /// </summary>
-    public static StudyRunResult RunAll(IReadOnlyList<Study> studies, StudyContext context, string title = "Interpretability report")
+    /// <param name="studies">The studies, in report order.</param>
+    /// <param name="context">Output folder, seed, device and the rest; each study gets a sub-folder named after it.</param>
+    /// <param name="title">Title of the page.</param>
+    /// <param name="provenance">Library version, commit and the command line that reproduces the run, shown in the
+    /// report's header and written to <c>metrics.json</c>; null: the loaded library's, without a command line.</param>
+    public static StudyRunResult RunAll(IReadOnlyList<Study> studies, StudyContext context, string title = "Interpretability report", ReportProvenance? provenance = null)
     {
         ArgumentNullException.ThrowIfNull(studies);
+        ArgumentNullException.ThrowIfNull(context);
+        provenance ??= ReportProvenance.OfLibrary();
         Directory.CreateDirectory(context.OutputDirectory);
-        var report = new HtmlReport(title, Subtitle(context));
+        var report = new HtmlReport(title, Subtitle(context)) { Provenance = provenance };
         var all = new Metrics();
         all.Set("report_sections", studies.Select(s => s.Name));
+        SetProvenance(all, provenance);
         all.Set("seed", context.Seed);
         all.Set("quick", context.Quick);
         var failures = new Dictionary<string, Exception>();
@@ -210,6 +224,15 @@ public static class StudyRunner
     {
         using var scope = NewDisposeScope();
         study.Run(context, section, metrics);
+    }
+
+    /// <summary>The provenance keys of <c>metrics.json</c>: <c>library_version</c>, <c>commit</c> ("unknown" for a build
+    /// outside a git checkout) and <c>command_line</c> ("" for a run that did not come from a command line).</summary>
+    private static void SetProvenance(Metrics metrics, ReportProvenance provenance)
+    {
+        metrics.Set("library_version", provenance.LibraryVersion);
+        metrics.Set("commit", provenance.Commit ?? "unknown");
+        metrics.Set("command_line", provenance.CommandLine ?? "");
     }
 
     private static string Subtitle(StudyContext c) =>

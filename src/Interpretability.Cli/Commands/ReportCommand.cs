@@ -19,6 +19,6 @@ public sealed class ReportCommand : StudyCommand
     public override Study CreateStudy(ParseResult parse, bool quick) => throw new NotSupportedException("The report runs all studies.");
 
     /// <inheritdoc />
-    public override StudyRunResult Execute(ParseResult parse, StudyContext context) =>
-        StudyRunner.RunAll(ReportStudies.All(context.Quick), context);
+    public override StudyRunResult Execute(ParseResult parse, StudyContext context, ReportProvenance provenance) =>
+        StudyRunner.RunAll(ReportStudies.All(context.Quick), context, provenance: provenance);
 }

@@ -57,5 +57,22 @@ public class CliTests : IDisposable
             Assert.True(File.Exists(Path.Combine(dir, Uri.UnescapeDataString(m.Groups[1].Value))), m.Groups[1].Value);
         // No temporary files are left behind.
         Assert.Empty(Directory.GetFiles(dir, "*.tmp", SearchOption.AllDirectories));
+
+        // Legible structure: contents with sub-sections, numbered anchored figures with alternative text, folded metrics,
+        // the references the studies cite, and the provenance that reproduces the run.
+        var figures = Reporting.ReportHtml.AssertStructured(html);
+        Assert.True(figures > 20, $"{figures} figures");
+        Assert.Equal(sections.Count, Reporting.ReportHtml.FoldedMetricTables(html));
+        Assert.Equal(sections.Append("references"), Reporting.ReportHtml.Sections(html));
+        foreach (var study in new[] { "attribution", "dynamics", "ensembles", "featviz", "tuning" }.Where(sections.Contains))
+            Assert.Matches($"<h3 id=\"{study}-", html);   // the long studies have sub-sections
+        foreach (var key in new[] { "sundararajan2017", "selvaraju2017", "bach2015", "olah2017", "saxe2019" })
+            Assert.Contains($"<li id=\"ref-{key}\">", html);
+        var command = Interpretability.Studies.ReportProvenance.FormatCommandLine("interp", new[] { "report", "--out", dir, "--quick", "--quiet", "--seed", "3" });
+        Assert.StartsWith("interp report --out ", command);
+        Assert.Contains($"<code class=\"command\">{System.Net.WebUtility.HtmlEncode(command)}</code>", html);
+        Assert.Equal(command, doc.RootElement.GetProperty("command_line").GetString());
+        Assert.False(string.IsNullOrEmpty(doc.RootElement.GetProperty("library_version").GetString()));
+        Assert.False(string.IsNullOrEmpty(doc.RootElement.GetProperty("commit").GetString()));
     }
 }
