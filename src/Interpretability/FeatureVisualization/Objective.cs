@@ -19,6 +19,7 @@ public sealed record ObjectiveInputs(Func<string, Tensor> Activation, Tensor Inp
 public sealed class Objective
 {
     private static readonly Scalar TinyNorm = 1e-10.ToScalar();   // a floor for the Gram norms, alive for the process
+    private static readonly Scalar Ninth = (1f / 9f).ToScalar();  // the weight of a 3×3 box blur (a float), alive for the process
 
     /// <summary>The input images (after transforms), for objectives on pixels.</summary>
     public const string InputLayer = "input";
@@ -160,7 +161,7 @@ public sealed class Objective
     /// <param name="constant">The value the penalty pulls towards.</param>
     /// <param name="layer">A layer path, or <see cref="InputLayer"/>.</param>
     public static Objective L2(double constant = 0, string layer = InputLayer) =>
-        new(i => (Read(i, layer) - constant).pow(2).sum(), new[] { layer }, $"L2({layer})");
+        new(i => (Read(i, layer) - constant).pow(Scalars.IntTwo).sum(), new[] { layer }, $"L2({layer})");
 
     /// <summary>Total-variation penalty <c>Σ |x[y+1, x] − x[y, x]| + |x[y, x+1] − x[y, x]|</c> (as <c>tf.image.total_variation</c>).</summary>
     /// <param name="layer">A layer path with <c>[B, C, H, W]</c> output, or <see cref="InputLayer"/>.</param>
@@ -189,10 +190,10 @@ public sealed class Objective
             using (no_grad())
             {
                 long c = x.shape[1];
-                var kernel = full(new long[] { c, 1, 3, 3 }, 1f / 9f, dtype: x.dtype, device: x.device);
+                var kernel = full(new long[] { c, 1, 3, 3 }, Ninth, dtype: x.dtype, device: x.device);
                 blurred = F.conv2d(F.pad(x, new long[] { 1, 1, 1, 1 }, PaddingModes.Replicate), kernel, groups: c);
             }
-            return (0.5f * (x - blurred).pow(2).sum()).MoveToOuterDisposeScope();
+            return (0.5f * (x - blurred).pow(Scalars.IntTwo).sum()).MoveToOuterDisposeScope();
         }, new[] { layer }, $"blur({layer})");
 
     private static Tensor Read(ObjectiveInputs i, string layer) => layer == InputLayer ? i.Input : i.Activation(layer);
