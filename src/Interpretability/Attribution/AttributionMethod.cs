@@ -158,7 +158,8 @@ public abstract class AttributionMethod<TOptions> : IAttributionMethod where TOp
         CheckInput(input);
         if (target < 0) throw new ArgumentOutOfRangeException(nameof(target), target, $"target must be a non-negative class index; got {target}.");
         using var scope = NewDisposeScope();
-        var targets = full(new[] { input.shape[0] }, target, dtype: int64, device: input.device);
+        using var targetScalar = target.ToScalar();
+        var targets = full(new[] { input.shape[0] }, targetScalar, dtype: int64, device: input.device);
         return Run(input, targets, options, nameof(target), progress, cancellation);
     }
 

@@ -125,8 +125,10 @@ public static class Circuits
         var where = flat is null ? null : tensor(flat, device: zTo.device);                                  // [B]
 
         // One row per (input row, output channel): the gradient of channel o of `to` w.r.t. `from`'s output.
-        var which = arange(batch, device: input.device).repeat_interleave(outC);
-        var channel = arange(outC, device: input.device).repeat(batch);
+        using var batchScalar = batch.ToScalar();
+        using var outCScalar = outC.ToScalar();
+        var which = arange(Scalars.IntZero, batchScalar, Scalars.IntOne, device: input.device).repeat_interleave(outC);
+        var channel = arange(Scalars.IntZero, outCScalar, Scalars.IntOne, device: input.device).repeat(batch);
         var leaf = aFrom.index_select(0, which).detach().requires_grad_(true);
         Tensor? captured = null;
         Tensor g;
@@ -200,13 +202,14 @@ public static class Circuits
             hooks.AddForwardHook(to, (_, output) => { captured = output.alias(); return null; });
             using var eg = enable_grad();
             model.call(x1.expand(new[] { outC }.Concat(x1.shape.Skip(1)).ToArray()).contiguous());
-            var channel = arange(outC, device: aFrom.device);
+            using var outCScalar = outC.ToScalar();
+            var channel = arange(Scalars.IntZero, outCScalar, Scalars.IntOne, device: aFrom.device);
             var z = captured!.gather(1, channel.reshape(-1, 1, 1, 1).expand(-1, 1, captured.shape[2], captured.shape[3])).squeeze(1);
             g = autograd.grad(new[] { z[.., cy, cx].sum() }, new[] { leaf }, allow_unused: true)[0];
             if (g is null || g.IsInvalid) throw new ArgumentException($"Layer '{to}' does not depend on '{from}'.", nameof(from));
         }
         // Crop to the receptive field: the bounding box of non-zero weights over all channel pairs.
-        var support = g.abs().sum(new long[] { 0, 1 }) > 0;                      // [h, w]
+        var support = g.abs().sum(new long[] { 0, 1 }) > Scalars.IntZero;        // [h, w]
         var rows = support.any(1).nonzero().flatten();
         var cols = support.any(0).nonzero().flatten();
         if (rows.numel() == 0) return zeros(outC, inC, 1, 1).MoveToOuterDisposeScope();

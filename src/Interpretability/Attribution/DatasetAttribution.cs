@@ -105,7 +105,7 @@ public static class DatasetAttribution
                 var a = batch.Result.Attributions;
                 if (sum is null)
                     sum = zeros(new[] { (long)classes }.Concat(a.shape.Skip(1)).ToArray(), dtype: a.dtype, device: a.device).MoveToOuterDisposeScope();
-                sum.index_add_(0, batch.Targets.to(a.device), a, 1);
+                sum.index_add_(0, batch.Targets.to(a.device), a, Scalars.IntOne);
                 foreach (var c in batch.Targets.cpu().data<long>()) counts[c]++;
                 done += batch.Targets.shape[0];
             }

@@ -62,7 +62,7 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
         var db = xb.detach() - yRef;
         var dy = y - yRef;
         var gap = da - db;                                                // ≥ 0
-        var lambda = where(gap.abs() > 0, ((dy - db) / gap.masked_fill(gap.abs() == 0, 1)).clamp(0, 1), ones_like(gap)).detach();
+        var lambda = where(gap.abs() > Scalars.IntZero, ((dy - db) / gap.masked_fill(gap.abs() == Scalars.IntZero, Scalars.IntOne)).clamp(Scalars.IntZero, Scalars.IntOne), ones_like(gap)).detach();
         var term = xa * lambda + xb * (1 - lambda);
         return outp.detach() + (term - term.detach());
     }
@@ -115,7 +115,8 @@ public sealed class DeepLift : AttributionMethod<DeepLiftOptions>
                         var xi = inp.detach().requires_grad_(true);
                         local = autograd.grad(new[] { module.forward(xi).sum() }, new[] { xi })[0].detach();
                     }
-                    var m = where(dx.abs() < options.Epsilon, local, dy / dx.masked_fill(dx.abs() < options.Epsilon, 1));
+                    using var epsilon = options.Epsilon.ToScalar();
+                    var m = where(dx.abs() < epsilon, local, dy / dx.masked_fill(dx.abs() < epsilon, Scalars.IntOne));
                     return outp.detach() + m * (inp - inp.detach());
                 });
             }

@@ -50,11 +50,13 @@ public static class DeletionInsertion
         var importance = attributions.sum(new long[] { 1 }).reshape(pixels).to(float64).cpu();
         var order = importance.argsort(descending: true);
         var rank = empty_like(order);
-        rank.index_put_(arange(pixels, dtype: int64), order);                               // rank of every pixel
+        using var pixelsScalar = pixels.ToScalar();
+        rank.index_put_(arange(Scalars.IntZero, pixelsScalar, Scalars.IntOne, dtype: int64), order);   // rank of every pixel
         var fractions = Enumerable.Range(0, o.Steps + 1).Select(i => (double)i / o.Steps).ToArray();
         var counts = tensor(fractions.Select(f => (long)Math.Round(f * pixels)).ToArray());
         var firstK = (rank.unsqueeze(0) < counts.unsqueeze(1)).to(input.dtype).to(input.device).reshape(-1, 1, h, w);   // [S+1, 1, H, W]
-        var blank = o.Baseline is float value ? full_like(input, value) : input.mean(new long[] { 2, 3 }, keepdim: true).expand(input.shape);
+        using var baselineValue = o.Baseline?.ToScalar();
+        var blank = baselineValue is not null ? full_like(input, baselineValue) : input.mean(new long[] { 2, 3 }, keepdim: true).expand(input.shape);
         var deleted = input * (1 - firstK) + blank * firstK;
         double sigma = o.InsertionBlurSigma ?? Math.Max(h, w) / 8.0;
         if (sigma < 0 || !double.IsFinite(sigma)) throw new ArgumentOutOfRangeException(nameof(options), sigma, "InsertionBlurSigma must be 0 (no blur) or positive and finite.");

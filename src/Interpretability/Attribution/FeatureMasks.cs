@@ -39,7 +39,11 @@ public static class FeatureMasks
     {
         var rowShape = input.shape.Skip(1).ToArray();
         var d = rowShape.Aggregate(1L, (a, b) => a * b);
-        if (mask is null) return (arange(d, dtype: int64, device: input.device), checked((int)d));
+        if (mask is null)
+        {
+            using var dScalar = d.ToScalar();
+            return (arange(Scalars.IntZero, dScalar, Scalars.IntOne, dtype: int64, device: input.device), checked((int)d));
+        }
         if (mask.dtype is not (ScalarType.Int64 or ScalarType.Int32))
             throw new ArgumentException($"{parameterName} must hold integer group ids (int64); got {mask.dtype}.", parameterName);
         var m = mask;

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Interpretability.Attribution;
@@ -46,7 +47,8 @@ public sealed class FeaturePermutation : PerturbationAttributionMethod<FeaturePe
         var attributions = zeros_like(flat);
         for (int g = 0; g < groups; g++)
         {
-            var inGroup = (groupOf == g).to(input.dtype).unsqueeze(0);                       // [1, D]
+            using var gScalar = g.ToScalar();
+            var inGroup = (groupOf == gScalar).to(input.dtype).unsqueeze(0);                 // [1, D]
             var mixed = (flat + inGroup * (permuted - flat)).reshape(input.shape);
             var scores = new List<Tensor>();
             for (long start = 0; start < n; start += o.PerturbationsPerEval)

@@ -43,7 +43,8 @@ public sealed class GradientShap : AttributionMethod<GradientShapOptions>
             throw new ArgumentException($"Baselines must be [B, {string.Join(", ", rowShape)}] (rows shaped like one input row); got {GradientCore.Shape(baselines)}.", "Baselines");
         long batch = input.shape[0], n = options.Samples;
         var gen = new Generator((ulong)options.Seed, input.device);
-        var which = arange(batch, device: input.device).repeat_interleave(n);                      // [batch·n]
+        using var batchScalar = batch.ToScalar();
+        var which = arange(Scalars.IntZero, batchScalar, Scalars.IntOne, device: input.device).repeat_interleave(n);   // [batch·n]
         var pick = randint(baselines.shape[0], new[] { batch * n }, generator: gen, device: input.device);
         var bcast = new[] { -1L }.Concat(rowShape.Select(_ => 1L)).ToArray();
         var alpha = rand(new[] { batch * n }, dtype: input.dtype, device: input.device, generator: gen).reshape(bcast);

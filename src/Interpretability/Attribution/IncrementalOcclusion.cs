@@ -1,4 +1,5 @@
 using Interpretability.Nn;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Interpretability.Attribution;
@@ -61,7 +62,8 @@ internal sealed class IncrementalOcclusion
         var boxX = (long[])left.Clone();
         for (int k = 0; k < n; k++) region[k] = (top[k], top[k] + height, left[k], left[k] + width);
         long bh = height, bw = width;
-        var y = full(new long[] { n, imageChannels, height, width }, baseline, dtype: last.dtype, device: device);
+        using var baselineScalar = baseline.ToScalar();
+        var y = full(new long[] { n, imageChannels, height, width }, baselineScalar, dtype: last.dtype, device: device);
         for (int i = 0; i < chain.Stages.Count; i++)
         {
             var stage = chain.Stages[i];
@@ -132,13 +134,15 @@ internal sealed class IncrementalOcclusion
         long n = box.shape[0], channels = box.shape[1], bh = box.shape[2], bw = box.shape[3];
         long paddedW = padded.shape[3];
         var device = box.device;
-        var rows = tensor(startY, device: device).unsqueeze(1) + arange(cropH, dtype: int64, device: device);   // [n, cropH] padded rows
-        var cols = tensor(startX, device: device).unsqueeze(1) + arange(cropW, dtype: int64, device: device);   // [n, cropW]
+        using Scalar cropHScalar = cropH.ToScalar(), cropWScalar = cropW.ToScalar(), bhScalar = bh.ToScalar(), bwScalar = bw.ToScalar(),
+            bhLast = (bh - 1).ToScalar(), bwLast = (bw - 1).ToScalar();
+        var rows = tensor(startY, device: device).unsqueeze(1) + arange(Scalars.IntZero, cropHScalar, Scalars.IntOne, dtype: int64, device: device);   // [n, cropH] padded rows
+        var cols = tensor(startX, device: device).unsqueeze(1) + arange(Scalars.IntZero, cropWScalar, Scalars.IntOne, dtype: int64, device: device);   // [n, cropW]
         var inRows = rows - padY - tensor(boxY, device: device).unsqueeze(1);                                  // row within the box
         var inCols = cols - padX - tensor(boxX, device: device).unsqueeze(1);
-        var inside = ((inRows >= 0) & (inRows < bh)).unsqueeze(2) & ((inCols >= 0) & (inCols < bw)).unsqueeze(1);   // [n, cropH, cropW]
+        var inside = ((inRows >= Scalars.IntZero) & (inRows < bhScalar)).unsqueeze(2) & ((inCols >= Scalars.IntZero) & (inCols < bwScalar)).unsqueeze(1);   // [n, cropH, cropW]
         var fromOriginal = (rows.unsqueeze(2) * paddedW + cols.unsqueeze(1)).reshape(n, 1, cropH * cropW).expand(n, channels, cropH * cropW);
-        var fromBox = (inRows.clamp(0, bh - 1).unsqueeze(2) * bw + inCols.clamp(0, bw - 1).unsqueeze(1)).reshape(n, 1, cropH * cropW).expand(n, channels, cropH * cropW);
+        var fromBox = (inRows.clamp(Scalars.IntZero, bhLast).unsqueeze(2) * bw + inCols.clamp(Scalars.IntZero, bwLast).unsqueeze(1)).reshape(n, 1, cropH * cropW).expand(n, channels, cropH * cropW);
         var original = padded.reshape(1, channels, -1).expand(n, channels, padded.shape[2] * paddedW).gather(2, fromOriginal);
         var recomputed = box.reshape(n, channels, bh * bw).gather(2, fromBox);
         return where(inside.reshape(n, 1, cropH * cropW), recomputed, original).reshape(n, channels, cropH, cropW);

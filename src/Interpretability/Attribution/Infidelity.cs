@@ -60,6 +60,6 @@ public static class Infidelity
             var denominator = (dot * dot).mean().item<double>();
             beta = denominator > 0 ? (dot * delta).mean().item<double>() / denominator : 0;
         }
-        return (beta * dot - delta).pow(2).mean().item<double>();
+        return (beta * dot - delta).pow(Scalars.IntTwo).mean().item<double>();
     }
 }

@@ -129,21 +129,23 @@ public sealed class IntegratedGradients : AttributionMethod<IntegratedGradientsO
         var bcast = new[] { -1L }.Concat(end.shape.Skip(1).Select(_ => 1L)).ToArray();
         var delta = end - start;
         call.Begin((rows + size - 1) / size);
+        using var stepsScalar = steps.ToScalar();
         for (long first = 0; first < rows; first += size)
         {
             using (var scope = NewDisposeScope())
             {
                 var n = Math.Min(size, rows - first);
-                var r = arange(first, first + n, dtype: int64, device: device);
-                var which = r.div(steps, rounding_mode: RoundingMode.floor);   // the row of each scaled point
-                var k = r.remainder(steps);                                     // its step
+                using Scalar from = first.ToScalar(), to = (first + n).ToScalar();
+                var r = arange(from, to, Scalars.IntOne, dtype: int64, device: device);
+                var which = r.div(stepsScalar, rounding_mode: RoundingMode.floor);   // the row of each scaled point
+                var k = r.remainder(stepsScalar);                                     // its step
                 var a = alphaT.index_select(0, k).reshape(bcast);
                 using var grad = enable_grad();
                 var scaled = (start.index_select(0, which) + a * delta.index_select(0, which)).detach().requires_grad_(true);
                 var s = scores(scaled, which);
                 var g = autograd.grad(new[] { s.sum() }, new[] { scaled }, allow_unused: true)[0];
                 if (g is null || g.IsInvalid) g = zeros_like(scaled);
-                sum.index_add_(0, which, g.detach() * weightT.index_select(0, k).reshape(bcast), 1);
+                sum.index_add_(0, which, g.detach() * weightT.index_select(0, k).reshape(bcast), Scalars.IntOne);
             }
             call.Advance();
         }

@@ -46,7 +46,7 @@ public abstract record LrpRule
     /// <summary>The modified forward passes z′_t with their weights (e.g. α and −β).</summary>
     internal abstract IEnumerable<(double Weight, Tensor Modified)> Terms(Tensor x, Func<Tensor, Tensor, Tensor?, Tensor> layer, Tensor weight, Tensor? bias);
 
-    internal static Tensor Stabilize(Tensor z, double epsilon) => z + (z.sign() + (z == 0).to(z.dtype)) * epsilon;
+    internal static Tensor Stabilize(Tensor z, double epsilon) => z + (z.sign() + (z == Scalars.IntZero).to(z.dtype)) * epsilon;
 }
 
 /// <summary>LRP-ε: <c>R_x = x ⊙ W^T (R_z / stab(Wx + b))</c>; ε → 0 is LRP-0 (= gradient × input on bias-free ReLU nets).</summary>
@@ -78,8 +78,8 @@ public sealed record GammaRule(double Gamma = 0.25, double Eps = 1e-6) : LrpRule
 
     internal override IEnumerable<(double, Tensor)> Terms(Tensor x, Func<Tensor, Tensor, Tensor?, Tensor> layer, Tensor weight, Tensor? bias)
     {
-        var w = weight + weight.clamp_min(0) * Gamma;
-        var b = bias is null ? null : bias + bias.clamp_min(0) * Gamma;
+        var w = weight + weight.clamp_min(Scalars.IntZero) * Gamma;
+        var b = bias is null ? null : bias + bias.clamp_min(Scalars.IntZero) * Gamma;
         yield return (1.0, layer(x, w, b));
     }
 }
@@ -99,7 +99,7 @@ public sealed record ZPlusRule(double Eps = 1e-6) : LrpRule
 
     internal override IEnumerable<(double, Tensor)> Terms(Tensor x, Func<Tensor, Tensor, Tensor?, Tensor> layer, Tensor weight, Tensor? bias)
     {
-        yield return (1.0, layer(x.clamp_min(0), weight.clamp_min(0), null) + layer(x.clamp_max(0), weight.clamp_max(0), null));
+        yield return (1.0, layer(x.clamp_min(Scalars.IntZero), weight.clamp_min(Scalars.IntZero), null) + layer(x.clamp_max(Scalars.IntZero), weight.clamp_max(Scalars.IntZero), null));
     }
 }
 
@@ -121,9 +121,9 @@ public sealed record AlphaBetaRule(double Alpha = 2, double Beta = 1, double Eps
 
     internal override IEnumerable<(double, Tensor)> Terms(Tensor x, Func<Tensor, Tensor, Tensor?, Tensor> layer, Tensor weight, Tensor? bias)
     {
-        Tensor xp = x.clamp_min(0), xn = x.clamp_max(0), wp = weight.clamp_min(0), wn = weight.clamp_max(0);
-        var positive = layer(xp, wp, bias?.clamp_min(0)) + layer(xn, wn, null);
-        var negative = layer(xp, wn, bias?.clamp_max(0)) + layer(xn, wp, null);
+        Tensor xp = x.clamp_min(Scalars.IntZero), xn = x.clamp_max(Scalars.IntZero), wp = weight.clamp_min(Scalars.IntZero), wn = weight.clamp_max(Scalars.IntZero);
+        var positive = layer(xp, wp, bias?.clamp_min(Scalars.IntZero)) + layer(xn, wn, null);
+        var negative = layer(xp, wn, bias?.clamp_max(Scalars.IntZero)) + layer(xn, wp, null);
         yield return (Alpha, positive);
         if (Beta != 0) yield return (-Beta, negative);
     }
@@ -185,6 +185,8 @@ public sealed record LrpOptions(LrpComposite? Composite = null);
 /// </summary>
 public sealed class Lrp : AttributionMethod<LrpOptions>
 {
+    private static readonly Scalar TinyScore = 1e-12.ToScalar();   // a floor for |score| in the conservation error
+
     /// <summary>LRP of a classifier <c>[batch, ...] → [batch, classes]</c> built from modules.</summary>
     public Lrp(nn.Module<Tensor, Tensor> model) : base(model) { }
 
@@ -234,7 +236,7 @@ public sealed class Lrp : AttributionMethod<LrpOptions>
             firstInput.Dispose();
         }
         var total = relevance.reshape(relevance.shape[0], -1).sum(dim: 1);
-        var rel = ((total - scores).abs() / scores.abs().clamp_min(1e-12)).max().ToDouble();
+        var rel = ((total - scores).abs() / scores.abs().clamp_min(TinyScore)).max().ToDouble();
         var meta = new Dictionary<string, double>
         {
             ["conservation_error"] = rel,

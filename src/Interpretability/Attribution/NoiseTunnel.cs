@@ -102,7 +102,7 @@ public sealed class NoiseTunnel : AttributionMethod<NoiseTunnelOptions>
         {
             NoiseTunnelType.SmoothGrad => mean,
             NoiseTunnelType.SmoothGradSquared => meanSq,
-            _ => (meanSq - mean * mean).clamp_min(0),
+            _ => (meanSq - mean * mean).clamp_min(Scalars.IntZero),
         };
         return new AttributionResult(result, NameFor(options), new Dictionary<string, double> { ["samples"] = options.Samples });
     }

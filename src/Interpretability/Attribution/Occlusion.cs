@@ -103,7 +103,7 @@ public sealed class Occlusion : PerturbationAttributionMethod<OcclusionOptions>
             }
             var effect = full - scores;                                                 // [K]
             var summed = (effect.reshape(-1, 1, 1, 1) * masks).sum(new long[] { 0 });   // [1, H, W]
-            var map = torch.where(coverage > 0, summed / coverage.clamp_min(1), zeros_like(summed));
+            var map = torch.where(coverage > Scalars.IntZero, summed / coverage.clamp_min(Scalars.IntOne), zeros_like(summed));
             rows.Add(map.expand(input.shape[1], h, w));
         }
         return new AttributionResult(stack(rows, 0), Name, new Dictionary<string, double> { ["windows"] = windows, ["incremental"] = chain is null ? 0 : 1 });

@@ -164,7 +164,7 @@ public static class CoordinateTrainer
         var t = target.to(ScalarType.Float64, image.device);
         if (!t.shape.SequenceEqual(image.shape))
             throw new ArgumentException($"target must be [{string.Join(", ", image.shape)}]; got [{string.Join(", ", target.shape)}].", nameof(target));
-        var sq = (image - t).pow(2).mean(new long[] { 0 });                      // [H, W]
+        var sq = (image - t).pow(Scalars.IntTwo).mean(new long[] { 0 });          // [H, W]
         if (mask is null) return Math.Sqrt(sq.mean().ToDouble());
         var m = mask.to(ScalarType.Float64, image.device).reshape(sq.shape);
         var total = m.sum().ToDouble();

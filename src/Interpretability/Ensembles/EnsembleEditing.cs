@@ -155,7 +155,8 @@ public static class EnsembleEditing
         var (values, vectors) = linalg.eigh(c);                                                                 // ascending
         var d = linalg.solve_triangular(L.t(), vectors, upper: true, left: true, unitriangular: false);        // L⁻ᵀ v
         d = d / linalg.vector_norm(d, dims: new long[] { 0 }, keepdim: true);
-        var order = arange(k - 1, -1, -1, dtype: ScalarType.Int64);
+        using var last = (k - 1).ToScalar();
+        var order = arange(last, Scalars.IntMinusOne, Scalars.IntMinusOne, dtype: ScalarType.Int64);
         var sorted = values.index_select(0, order).data<double>().ToArray();
         return (sorted, d.index_select(1, order).contiguous().MoveToOuterDisposeScope());
     }
@@ -186,7 +187,7 @@ public static class EnsembleEditing
         using (var factors = SynapseJacobian.Compute(network, coords))
         {
             var change = factors.LinearEffect(d).to(ScalarType.Float64).cpu();                  // [P, O], (−1, 1) units
-            var msInside = (change.pow(2).mean(new long[] { 1 }) * m).sum().ToDouble() / m.sum().ToDouble();
+            var msInside = (change.pow(Scalars.IntTwo).mean(new long[] { 1 }) * m).sum().ToDouble() / m.sum().ToDouble();
             if (!(msInside > 0)) throw new ArgumentException("The direction does not change the region at all (to first order).", nameof(direction));
             scale = 2 * insideRms / Math.Sqrt(msInside);                                        // [0, 1] units → (−1, 1) units
         }
@@ -194,7 +195,7 @@ public static class EnsembleEditing
         var before = network.Render(grid).cpu();
         Tensor after;
         using (network.Perturb(delta)) after = network.Render(grid).cpu();
-        var sq = (after - before).to(ScalarType.Float64).pow(2).mean(new long[] { 0 }).reshape(-1).cpu();   // [P], [0, 1] units
+        var sq = (after - before).to(ScalarType.Float64).pow(Scalars.IntTwo).mean(new long[] { 0 }).reshape(-1).cpu();   // [P], [0, 1] units
         var inside = Math.Sqrt((sq * m).sum().ToDouble() / m.sum().ToDouble());
         var outside = Math.Sqrt((sq * (1 - m)).sum().ToDouble() / (1 - m).sum().ToDouble());
         return new EditOutcome(before.MoveToOuterDisposeScope(), after.MoveToOuterDisposeScope(), inside, outside, scale,

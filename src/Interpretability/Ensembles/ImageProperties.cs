@@ -176,7 +176,7 @@ public sealed class MaskProperty(MaskMoment moment, SoftColourMask? mask = null)
         if (moment == MaskMoment.Orientation)
             return (atan2(2 * mu11, mu20 - mu02) * (0.5 * 180 / Math.PI)).MoveToOuterDisposeScope();
         var half = (mu20 + mu02) / 2;
-        var lambdaMin = half - ((mu20 - mu02).pow(2) / 4 + mu11.pow(2)).sqrt();
-        return (lambdaMin.clamp_min(0).sqrt() * 4).MoveToOuterDisposeScope();
+        var lambdaMin = half - ((mu20 - mu02).pow(Scalars.IntTwo) / 4 + mu11.pow(Scalars.IntTwo)).sqrt();
+        return (lambdaMin.clamp_min(Scalars.IntZero).sqrt() * 4).MoveToOuterDisposeScope();
     }
 }

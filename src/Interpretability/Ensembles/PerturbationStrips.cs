@@ -121,7 +121,7 @@ public static class NeuronMaps
         {
             using var inner = NewDisposeScope();
             using var t = network.Trace(coords, new Dictionary<int, double> { [j] = value });
-            result[j] = ((t.Outputs.clamp(-1, 1) - reference.clamp(-1, 1)) / 2).pow(2).mean().sqrt().ToDouble();
+            result[j] = ((t.Outputs.clamp(Scalars.IntMinusOne, Scalars.IntOne) - reference.clamp(Scalars.IntMinusOne, Scalars.IntOne)) / 2).pow(Scalars.IntTwo).mean().sqrt().ToDouble();
         }
         return result;
     }

@@ -52,7 +52,11 @@ public sealed class LabelledImage : IDisposable
     public PixelGrid Grid => new((int)Image.shape[2], (int)Image.shape[1]);
 
     /// <summary>The mask of one part: <c>[H, W]</c> boolean.</summary>
-    public Tensor Mask(BirdPart part) => Labels.eq((long)part);
+    public Tensor Mask(BirdPart part)
+    {
+        using var label = ((long)part).ToScalar();
+        return Labels.eq(label);
+    }
 
     /// <summary>Number of pixels of one part.</summary>
     public long PixelCount(BirdPart part)
@@ -99,7 +103,7 @@ public static class ProceduralBird
         // Parts in painting order (later parts cover earlier ones), each with its signed distance (negative inside).
         var parts = new (BirdPart Part, Tensor Distance, double R, double G, double B)[]
         {
-            (BirdPart.Sky, full_like(x, -1.0), 0.55, 0.70, 0.95),
+            (BirdPart.Sky, full_like(x, Scalars.MinusOne), 0.55, 0.70, 0.95),
             (BirdPart.Ground, -(y - 0.62 + 0.08 * (2 * x).cos()), 0.85, 0.66, 0.40),
             (BirdPart.Tail, Triangle(x, y, (-0.40, 0.00), (-0.88, -0.15), (-0.82, 0.28)), 0.10, 0.42, 0.18),
             (BirdPart.Body, Ellipse(x, y, -0.05, 0.05, 0.48, 0.24, -12), 0.22, 0.62, 0.28),
@@ -113,10 +117,11 @@ public static class ProceduralBird
         var labels = zeros(height, width, dtype: ScalarType.Int64);
         foreach (var (part, distance, r, g, b) in parts)
         {
-            var cover = (-distance / EdgeWidth).clamp(-1, 1) * 0.5 + 0.5;           // linear ramp across the edge
+            var cover = (-distance / EdgeWidth).clamp(Scalars.IntMinusOne, Scalars.IntOne) * 0.5 + 0.5;   // linear ramp across the edge
             var colour = tensor(new[] { r, g, b }, dtype: ScalarType.Float64).reshape(3, 1, 1);
             image = image * (1 - cover) + colour * cover;
-            labels = where(cover >= 0.5, full_like(labels, (long)part), labels);
+            using var label = ((long)part).ToScalar();
+            labels = where(cover >= Scalars.Half, full_like(labels, label), labels);
         }
         var names = Enum.GetValues<BirdPart>().Select(p => p.ToString()).ToArray();
         return new LabelledImage(image.to(ScalarType.Float32).MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope(), names);
@@ -130,7 +135,8 @@ public static class ProceduralBird
         var dy = y - cy;
         var u = dx * Math.Cos(t) + dy * Math.Sin(t);
         var v = -dx * Math.Sin(t) + dy * Math.Cos(t);
-        return ((u / a).pow(2) + (v / b).pow(2)).sqrt().sub(1).mul(Math.Min(a, b));
+        using var scale = Math.Min(a, b).ToScalar();
+        return ((u / a).pow(Scalars.IntTwo) + (v / b).pow(Scalars.IntTwo)).sqrt().sub(Scalars.IntOne).mul(scale);
     }
 
     /// <summary>Signed distance to a triangle's edges (max over the three half-planes): negative inside.</summary>

@@ -120,8 +120,8 @@ public static class RegionEnergy
             using var chunkScope = NewDisposeScope();
             var n = Math.Min(chunkPixels, P - start);
             var (a, d, _) = SynapseJacobian.ComputeRaw(network, coords.narrow(0, start, n));
-            var q = d.pow(2).sum(dim: 0);                                                 // [n, N]
-            var a2 = a.pow(2);                                                       // [n, T]
+            var q = d.pow(Scalars.IntTwo).sum(dim: 0);                                    // [n, N]
+            var a2 = a.pow(Scalars.IntTwo);                                          // [n, T]
             var m = mw.narrow(1, start, n);                                          // [K, n]
             // [K, N, n] x [n, T]: every synapse of every region in one batched product.
             var part = (q.t().unsqueeze(0) * m.unsqueeze(1)).matmul(a2);            // [K, N, T]
@@ -145,9 +145,9 @@ public static class RegionEnergy
             throw new ArgumentException($"weights must be [K, {factors.PointCount}]; got [{string.Join(", ", weights.shape)}].", nameof(weights));
         var t = factors.Topology;
         using var scope = NewDisposeScope();
-        var q = factors.Deltas.pow(2).sum(dim: 0);                                        // [P, N]
+        var q = factors.Deltas.pow(Scalars.IntTwo).sum(dim: 0);                           // [P, N]
         var m = w2.to(q.dtype, q.device);
-        var dense = (q.t().unsqueeze(0) * m.unsqueeze(1)).matmul(factors.Activations.pow(2));   // [K, N, T]
+        var dense = (q.t().unsqueeze(0) * m.unsqueeze(1)).matmul(factors.Activations.pow(Scalars.IntTwo));   // [K, N, T]
         return dense.reshape(w2.shape[0], -1).index_select(1, factors.TargetIndex * t.NodeCount + factors.SourceIndex)
             .to(ScalarType.Float64).MoveToOuterDisposeScope();
     }
@@ -171,7 +171,7 @@ public static class RegionEnergy
         {
             using var inner = NewDisposeScope();
             var column = factors.Deltas.select(2, t.Targets[s] - t.InputCount) * factors.Activations.select(1, t.Sources[s]).unsqueeze(0);   // [O, P]
-            result[s] = (column.pow(2) * m.unsqueeze(0)).sum().ToDouble();
+            result[s] = (column.pow(Scalars.IntTwo) * m.unsqueeze(0)).sum().ToDouble();
         }
         return tensor(result, dtype: ScalarType.Float64).MoveToOuterDisposeScope();
     }

@@ -12,6 +12,8 @@ namespace Interpretability.Ensembles;
 /// </summary>
 public static class SynapseGram
 {
+    private static readonly Scalar TinyDenominator = 1e-300.ToScalar();   // a floor for the norm products, alive for the process
+
     /// <summary>Gram matrix over the pixels of a picture.</summary>
     /// <param name="network">The network.</param>
     /// <param name="grid">The pixel grid.</param>
@@ -83,9 +85,9 @@ public static class SynapseGram
         if (gram.dim() != 2 || gram.shape[0] != gram.shape[1]) throw new ArgumentException($"gram must be square; got [{string.Join(", ", gram.shape)}].", nameof(gram));
         using var scope = NewDisposeScope();
         var g = gram.to(ScalarType.Float64);
-        var norm = g.diagonal().clamp_min(0).sqrt();
+        var norm = g.diagonal().clamp_min(Scalars.IntZero).sqrt();
         var denom = norm.unsqueeze(1) * norm.unsqueeze(0);
-        return where(denom > 0, g / denom.clamp_min(1e-300), zeros_like(g)).clamp(-1, 1).MoveToOuterDisposeScope();
+        return where(denom > Scalars.IntZero, g / denom.clamp_min(TinyDenominator), zeros_like(g)).clamp(Scalars.IntMinusOne, Scalars.IntOne).MoveToOuterDisposeScope();
     }
 }
 

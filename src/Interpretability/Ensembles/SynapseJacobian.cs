@@ -123,9 +123,9 @@ public static class SynapseJacobian
         using var scope = NewDisposeScope();
         var exact = jacobian.to(ScalarType.Float64);
         var fd = reference.to(ScalarType.Float64, exact.device);
-        var diff = (exact - fd).pow(2).sum(new long[] { 0, 1 }).sqrt();
-        var norm = fd.pow(2).sum(new long[] { 0, 1 }).sqrt();
-        var floor = Math.Max(norm.max().ToDouble() * 1e-8, double.Epsilon);
+        var diff = (exact - fd).pow(Scalars.IntTwo).sum(new long[] { 0, 1 }).sqrt();
+        var norm = fd.pow(Scalars.IntTwo).sum(new long[] { 0, 1 }).sqrt();
+        using var floor = Math.Max(norm.max().ToDouble() * 1e-8, double.Epsilon).ToScalar();
         return (diff / norm.clamp_min(floor)).max().ToDouble();
     }
 
@@ -255,8 +255,8 @@ public sealed class JacobianFactors : IDisposable
     public Tensor EffectNorms()
     {
         using var scope = NewDisposeScope();
-        var q = Deltas.pow(2).sum(dim: 0).t().contiguous();                                // [N, P]
-        var a2 = Activations.pow(2).t().contiguous();                                       // [T, P]
+        var q = Deltas.pow(Scalars.IntTwo).sum(dim: 0).t().contiguous();                   // [N, P]
+        var a2 = Activations.pow(Scalars.IntTwo).t().contiguous();                          // [T, P]
         return (q.index_select(0, TargetIndex) * a2.index_select(0, SourceIndex)).sqrt().MoveToOuterDisposeScope();
     }
 

@@ -7,6 +7,8 @@ namespace Interpretability.FeatureVisualization;
 /// <summary>First-layer filters shown as pictures (Krizhevsky et al. 2012; Zeiler and Fergus 2013).</summary>
 public static class FilterVisualization
 {
+    private static readonly Scalar TinyPeak = 1e-12.ToScalar();   // a floor for a filter's largest weight, alive for the process
+
     /// <summary>
     /// Each filter of a first convolution as an RGB picture: <c>0.5 + w / (2 max|w|)</c> per filter, so grey is zero,
     /// brighter is positive, darker negative, and the colour shows which input colour the filter weighs.
@@ -21,7 +23,7 @@ public static class FilterVisualization
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var w = weight.detach().to(ScalarType.Float32);
-        var peak = w.abs().amax(new long[] { 1, 2, 3 }, keepdim: true).clamp_min(1e-12);
+        var peak = w.abs().amax(new long[] { 1, 2, 3 }, keepdim: true).clamp_min(TinyPeak);
         var img = 0.5f + w / (2f * peak);
         if (img.shape[1] == 1) img = img.expand(-1, 3, -1, -1);
         return img.contiguous().MoveToOuterDisposeScope();

@@ -11,6 +11,9 @@ namespace Interpretability.FeatureVisualization;
 /// </summary>
 public abstract class ImageParameterization : IDisposable
 {
+    /// <summary>The range a picture is clamped into before its logit (alive for the process).</summary>
+    private protected static readonly Scalar LogitLow = 1e-4.ToScalar(), LogitHigh = (1 - 1e-4).ToScalar();
+
     private bool disposed;
 
     /// <summary>Sets the batch and image size.</summary>
@@ -83,7 +86,7 @@ public static class ColorDecorrelation
     {
         using var scope = NewDisposeScope();
         var m = tensor(Matrix, dtype: ScalarType.Float32);
-        var maxNorm = m.pow(2).sum(dim: 0).sqrt().max();
+        var maxNorm = m.pow(Scalars.IntTwo).sum(dim: 0).sqrt().max();
         return (m / maxNorm).to(device ?? CPU).MoveToOuterDisposeScope();
     }
 
@@ -164,7 +167,7 @@ public sealed class PixelImage : ImageParameterization
     {
         CheckImage(image, nameof(image));
         using var scope = NewDisposeScope();
-        var logits = image.to(ScalarType.Float32).clamp(1e-4, 1 - 1e-4).logit();
+        var logits = image.to(ScalarType.Float32).clamp(LogitLow, LogitHigh).logit();
         if (decorrelate) logits = ColorDecorrelation.FromRgb(logits);
         return new PixelImage(logits.detach().contiguous().DetachFromDisposeScope(), decorrelate);
     }
@@ -255,7 +258,7 @@ public sealed class FourierImage : ImageParameterization
         CheckImage(image, nameof(image));
         int h = (int)image.shape[2], w = (int)image.shape[3];
         using var scope = NewDisposeScope();
-        var t = image.to(ScalarType.Float32).clamp(1e-4, 1 - 1e-4).logit();
+        var t = image.to(ScalarType.Float32).clamp(LogitLow, LogitHigh).logit();
         if (decorrelate) t = ColorDecorrelation.FromRgb(t);
         var spec = fft.rfft2(t * 4f) / Scale(h, w, decayPower, image.device);
         var real = view_as_real(spec).contiguous().detach();
@@ -272,7 +275,8 @@ public sealed class FourierImage : ImageParameterization
         var fy = fft.fftfreq(height).unsqueeze(1);
         var fx = fft.rfftfreq(width).unsqueeze(0);
         var freq = (fy * fy + fx * fx).sqrt().to(ScalarType.Float32);
-        var s = freq.clamp_min(1.0 / Math.Max(height, width)).pow(-decayPower) * (float)Math.Sqrt((double)width * height);
+        using Scalar lowest = (1.0 / Math.Max(height, width)).ToScalar(), exponent = (-decayPower).ToScalar();
+        var s = freq.clamp_min(lowest).pow(exponent) * (float)Math.Sqrt((double)width * height);
         return s.to(device ?? CPU).MoveToOuterDisposeScope();
     }
 

@@ -19,6 +19,7 @@ public sealed record ObjectiveInputs(Func<string, Tensor> Activation, Tensor Inp
 public sealed class Objective
 {
     private static readonly Scalar TinyNorm = 1e-10.ToScalar();   // a floor for the Gram norms, alive for the process
+    private static readonly Scalar Ninth = (1f / 9f).ToScalar();  // the weight of a 3×3 box blur (a float), alive for the process
 
     /// <summary>The input images (after transforms), for objectives on pixels.</summary>
     public const string InputLayer = "input";
@@ -198,7 +199,7 @@ public sealed class Objective
     /// <param name="constant">The value the penalty pulls towards.</param>
     /// <param name="layer">A layer path, or <see cref="InputLayer"/>.</param>
     public static Objective L2(double constant = 0, string layer = InputLayer) =>
-        new(i => (Read(i, layer) - constant).pow(2).mean(), new[] { layer }, $"L2({layer})");
+        new(i => (Read(i, layer) - constant).pow(Scalars.IntTwo).mean(), new[] { layer }, $"L2({layer})");
 
     /// <summary>
     /// Total-variation penalty per element: <c>(Σ |x[y+1, x] − x[y, x]| + Σ |x[y, x+1] − x[y, x]|) / (B·C·H·W)</c>
@@ -230,10 +231,10 @@ public sealed class Objective
             using (no_grad())
             {
                 long c = x.shape[1];
-                var kernel = full(new long[] { c, 1, 3, 3 }, 1f / 9f, dtype: x.dtype, device: x.device);
+                var kernel = full(new long[] { c, 1, 3, 3 }, Ninth, dtype: x.dtype, device: x.device);
                 blurred = F.conv2d(F.pad(x, new long[] { 1, 1, 1, 1 }, PaddingModes.Replicate), kernel, groups: c);
             }
-            return (0.5f * (x - blurred).pow(2).mean()).MoveToOuterDisposeScope();
+            return (0.5f * (x - blurred).pow(Scalars.IntTwo).mean()).MoveToOuterDisposeScope();
         }, new[] { layer }, $"blur({layer})");
 
     private static Tensor Read(ObjectiveInputs i, string layer) => layer == InputLayer ? i.Input : i.Activation(layer);

@@ -34,7 +34,7 @@ public abstract class Colormap
         ArgumentNullException.ThrowIfNull(values);
         using var scope = NewDisposeScope();
         var table = tensor(Lut(), dtype: float32, device: values.device).reshape(256, 3);
-        var idx = (values.to(float32).clamp(0, 1) * 255f).round().to(int64);
+        var idx = (values.to(float32).clamp(Scalars.IntZero, Scalars.IntOne) * 255f).round().to(int64);
         var rgb = table.index_select(0, idx.flatten()).reshape(values.shape.Append(3L).ToArray());
         var perm = new long[rgb.dim()];
         perm[0] = rgb.dim() - 1;

@@ -36,7 +36,7 @@ public abstract record Normalization
         var v = values.detach().to(float32);
         if (v.numel() > 0 && !isfinite(v).all().item<bool>())
             throw new ArgumentException("The values hold NaN or infinity; refusing to draw them as if they were numbers.", nameof(values));
-        return Map(v).clamp(0, 1).MoveToOuterDisposeScope();
+        return Map(v).clamp(Scalars.IntZero, Scalars.IntOne).MoveToOuterDisposeScope();
     }
 
     /// <summary>Where the value zero-of-interest lands: 0.5 for symmetric maps (zero), 0 otherwise (the minimum).
@@ -53,7 +53,7 @@ public abstract record Normalization
             if (v.numel() == 0) return v;
             var lo = v.min().item<float>();
             var hi = v.max().item<float>();
-            return hi > lo ? (v - lo) / (hi - lo) : full_like(v, 0.5f);
+            return hi > lo ? (v - lo) / (hi - lo) : full_like(v, Scalars.HalfFloat);
         }
     }
 
@@ -65,7 +65,7 @@ public abstract record Normalization
         {
             if (v.numel() == 0) return v;
             var m = Limit ?? v.abs().max().item<float>();
-            return m > 0 ? v / (float)(2 * m) + 0.5f : full_like(v, 0.5f);
+            return m > 0 ? v / (float)(2 * m) + 0.5f : full_like(v, Scalars.HalfFloat);
         }
     }
 

@@ -29,7 +29,7 @@ public static class Overlay
         normalization ??= Normalization.Symmetric;
         using var scope = NewDisposeScope();
         long H = image.shape[1], W = image.shape[2];
-        var img = image.detach().to(float32).clamp(0, 1);
+        var img = image.detach().to(float32).clamp(Scalars.IntZero, Scalars.IntOne);
         if (img.shape[0] == 1) img = img.expand(3, H, W);
         var h = heat.detach().to(float32, image.device);
         if (h.shape[0] != H || h.shape[1] != W)
@@ -41,6 +41,6 @@ public static class Overlay
         var strength = neutral > 0 ? (t - neutral).abs() / Math.Max(neutral, 1 - neutral) : t;
         var a = (strength * (float)alpha).unsqueeze(0);
         var grey = img.mean(new long[] { 0 }, keepdim: true).expand(3, H, W) * 0.8f + 0.1f;
-        return (grey * (1 - a) + rgb * a).clamp(0, 1).MoveToOuterDisposeScope();
+        return (grey * (1 - a) + rgb * a).clamp(Scalars.IntZero, Scalars.IntOne).MoveToOuterDisposeScope();
     }
 }

@@ -15,6 +15,8 @@ public sealed record PngOptions(Normalization? Normalization = null, Colormap? C
 /// <summary>Tensors to PNG files and back.</summary>
 public static class Png
 {
+    private static readonly Scalar IntMaxByte = 255.ToScalar(), MaxByte = 255f.ToScalar();   // alive for the process
+
     /// <summary>
     /// Saves <paramref name="image"/> as a PNG (atomically: an interrupted write leaves no half file).
     /// </summary>
@@ -55,7 +57,7 @@ public static class Png
         var h = (int)rgb.shape[1];
         var w = (int)rgb.shape[2];
         var rgba = cat(new[] { rgb, ones(1, h, w, dtype: float32, device: rgb.device) }, 0);
-        var bytes = (rgba.permute(1, 2, 0) * 255f).round().clamp(0, 255).to(ScalarType.Byte).cpu().contiguous().data<byte>().ToArray();
+        var bytes = (rgba.permute(1, 2, 0) * 255f).round().clamp(Scalars.IntZero, IntMaxByte).to(ScalarType.Byte).cpu().contiguous().data<byte>().ToArray();
         var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul));
         Marshal.Copy(bytes, 0, bitmap.GetPixels(), bytes.Length);
         if (options.Scale == 1) return bitmap;
@@ -118,7 +120,7 @@ public static class Png
     {
         using var scope = NewDisposeScope();
         var resized = nn.functional.interpolate(image.unsqueeze(0), new[] { height, width }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)[0];
-        return resized.clamp(0, 1).contiguous().MoveToOuterDisposeScope();
+        return resized.clamp(Scalars.IntZero, Scalars.IntOne).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>Converts a bitmap to <c>[3, H, W]</c> float32 RGB in [0, 1].</summary>
@@ -135,7 +137,7 @@ public static class Png
         Marshal.Copy(rgba.GetPixels(), bytes, 0, bytes.Length);
         using var scope = NewDisposeScope();
         var t = tensor(bytes, dtype: ScalarType.Byte).reshape(rgba.Height, rgba.Width, 4);
-        return t.narrow(2, 0, 3).permute(2, 0, 1).to(float32).div(255f).contiguous().MoveToOuterDisposeScope();
+        return t.narrow(2, 0, 3).permute(2, 0, 1).to(float32).div(MaxByte).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>Nearest-neighbour upscaling by an integer factor.</summary>

@@ -183,7 +183,7 @@ public static class Stimuli
             var r = Column(specs.Select(s => Math.Max(s.CornerRadius, 1e-9)));
             var half = Column(specs.Select(s => (Math.PI - s.Opening) / 2));
             var arc = ArcDistance(x, y, canvas.X, canvas.Y, th, r, half);
-            var has = Column(specs.Select(s => s.CornerRadius > 0 ? 1.0 : 0.0)) > 0.5;
+            var has = Column(specs.Select(s => s.CornerRadius > 0 ? 1.0 : 0.0)) > Scalars.Half;
             d = where(has, minimum(d, arc), d);
         }
         return Paint(d, Column(specs.Select(s => s.StrokeWidth)), canvas).MoveToOuterDisposeScope();
@@ -292,7 +292,8 @@ public static class Stimuli
     /// <summary>Pixel centre coordinates x = column, y = row, as float64 <c>[1, H, W]</c>.</summary>
     private static (Tensor X, Tensor Y) Grid(StimulusCanvas canvas)
     {
-        var ax = arange(canvas.Size, dtype: ScalarType.Float64);
+        using var size = canvas.Size.ToScalar();
+        var ax = arange(Scalars.IntZero, size, Scalars.IntOne, dtype: ScalarType.Float64);
         var y = ax.view(1, canvas.Size, 1).expand(1, canvas.Size, canvas.Size);
         var x = ax.view(1, 1, canvas.Size).expand(1, canvas.Size, canvas.Size);
         return (x, y);
@@ -352,7 +353,7 @@ public static class Stimuli
 
     private static Tensor Paint(Tensor distance, Tensor width, StimulusCanvas canvas)
     {
-        var intensity = (width / 2 + 0.5 - distance).clamp(0, 1).to_type(ScalarType.Float32).unsqueeze(1);   // [N,1,H,W]
+        var intensity = (width / 2 + 0.5 - distance).clamp(Scalars.IntZero, Scalars.IntOne).to_type(ScalarType.Float32).unsqueeze(1);   // [N,1,H,W]
         var fg = canvas.Foreground ?? (1, 1, 1);
         var bg = canvas.Background ?? (0, 0, 0);
         var f = tensor(new float[] { (float)fg.R, (float)fg.G, (float)fg.B }).view(1, 3, 1, 1);

@@ -368,7 +368,7 @@ public static class DeepNetworkSimulation
             delta = activation switch
             {
                 HiddenActivation.Tanh => delta * (1 - activations[l] * activations[l]),
-                HiddenActivation.ReLU => delta * preActivations[l - 1].gt(0).to_type(ScalarType.Float64),
+                HiddenActivation.ReLU => delta * preActivations[l - 1].gt(Scalars.IntZero).to_type(ScalarType.Float64),
                 _ => delta,
             };
         }

@@ -13,6 +13,8 @@ namespace Interpretability.NeuronStudies;
 /// </summary>
 public static class CurveExtraction
 {
+    private static readonly Scalar TwoPi = (2 * Math.PI).ToScalar(), IntSix = 6.ToScalar();   // alive for the process
+
     /// <summary>Strength and orientation maps of a family over images.</summary>
     /// <param name="model">Image model.</param>
     /// <param name="family">The curve family (its layer and units).</param>
@@ -28,11 +30,11 @@ public static class CurveExtraction
         using var cap = ActivationRecorder.Capture(model, images, new[] { family.Layer });
         var idx = tensor(family.Units.Select(u => (long)u.Channel).ToArray());
         var scale = tensor(family.Units.Select(u => (float)(u.MaxCurveResponse > 0 ? u.MaxCurveResponse : 1)).ToArray()).view(1, -1, 1, 1);
-        var a = cap[family.Layer].index_select(1, idx).to(ScalarType.Float32).cpu().clamp_min(0) / scale;   // [N, F, s, s]
+        var a = cap[family.Layer].index_select(1, idx).to(ScalarType.Float32).cpu().clamp_min(Scalars.IntZero) / scale;   // [N, F, s, s]
         var th = tensor(family.Units.Select(u => (float)u.PreferredOrientation).ToArray()).view(1, -1, 1, 1);
         var sx = (a * th.cos()).sum(new long[] { 1 });
         var sy = (a * th.sin()).sum(new long[] { 1 });
-        var orient = atan2(sy, sx).remainder(2 * Math.PI);
+        var orient = atan2(sy, sx).remainder(TwoPi);
         var strength = a.amax(new long[] { 1 });
         return (strength.MoveToOuterDisposeScope(), orient.MoveToOuterDisposeScope());
     }
@@ -59,12 +61,12 @@ public static class CurveExtraction
         using var scope = NewDisposeScope();
         long h = image.shape[1], w = image.shape[2];
         Tensor Up(Tensor t) => nn.functional.interpolate(t.unsqueeze(0).unsqueeze(0).to(ScalarType.Float32), new[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false)[0, 0];
-        var alpha = (Up(strength) / Math.Max(maxStrength, 1e-12)).clamp(0, 1);
+        var alpha = (Up(strength) / Math.Max(maxStrength, 1e-12)).clamp(Scalars.IntZero, Scalars.IntOne);
         // Interpolate the orientation through its unit vector (no jump at 2π).
-        var ori = atan2(Up(orientation.sin()), Up(orientation.cos())).remainder(2 * Math.PI);
+        var ori = atan2(Up(orientation.sin()), Up(orientation.cos())).remainder(TwoPi);
         var hue = HueToRgb(ori / (2 * Math.PI));                                    // [3, H, W]
         var grey = image.to(ScalarType.Float32).mean(new long[] { 0 }, keepdim: true).expand(3, h, w) * 0.6 + 0.2;
-        return (grey * (1 - alpha) + hue * alpha).clamp(0, 1).MoveToOuterDisposeScope();
+        return (grey * (1 - alpha) + hue * alpha).clamp(Scalars.IntZero, Scalars.IntOne).MoveToOuterDisposeScope();
     }
 
     /// <summary>Fully saturated colours of hues in [0, 1) (0 red, 1/3 green, 2/3 blue).</summary>
@@ -74,12 +76,12 @@ public static class CurveExtraction
     {
         ArgumentNullException.ThrowIfNull(hue);
         using var scope = NewDisposeScope();
-        var h6 = hue.remainder(1.0) * 6;
-        Tensor Channel(double offset) => ((h6 + offset).remainder(6) - 3).abs().sub(1).clamp(0, 1);
+        var h6 = hue.remainder(Scalars.One) * 6;
+        Tensor Channel(double offset) => ((h6 + offset).remainder(IntSix) - 3).abs().sub(Scalars.IntOne).clamp(Scalars.IntZero, Scalars.IntOne);
         // Standard HSV (s = v = 1): R = clamp(|h6 − 3| − 1), G = clamp(2 − |h6 − 2|), B = clamp(2 − |h6 − 4|).
         var r = Channel(0);
-        var g = (2 - (h6 - 2).abs()).clamp(0, 1);
-        var b = (2 - (h6 - 4).abs()).clamp(0, 1);
+        var g = (2 - (h6 - 2).abs()).clamp(Scalars.IntZero, Scalars.IntOne);
+        var b = (2 - (h6 - 4).abs()).clamp(Scalars.IntZero, Scalars.IntOne);
         return stack(new[] { r, g, b }, 0).MoveToOuterDisposeScope();
     }
 }

@@ -57,7 +57,7 @@ public static class FamilyPictures
                 {
                     if (crops is not null && j < crops[u].shape[0])
                         using (var crop = crops[u][j])
-                            tiles.Add(Resize(Png.ToBitmap(crop.clamp(0, 1)), tile));
+                            tiles.Add(Resize(Png.ToBitmap(crop.clamp(Scalars.IntZero, Scalars.IntOne)), tile));
                     else tiles.Add(Blank(tile));
                 }
                 tiles.Add(Resize(HeatmapBitmap(tuning.Heatmap(unit.Channel)), tile));

@@ -196,7 +196,8 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
         if (synapse < 0 || synapse >= Topology.SynapseCount)
             throw new ArgumentOutOfRangeException(nameof(synapse), synapse, $"Synapses are numbered 0…{Topology.SynapseCount - 1}.");
         using var d = zeros(Topology.SynapseCount, dtype: ScalarType.Float64);
-        using (var entry = d[synapse]) entry.fill_(delta);
+        using var value = delta.ToScalar();
+        using (var entry = d[synapse]) entry.fill_(value);
         return Perturb(d);
     }
 
@@ -301,7 +302,11 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
                 if (neuron < 0 || neuron >= Topology.NeuronCount)
                     throw new ArgumentOutOfRangeException(nameof(clamp), neuron, $"Neurons are numbered 0…{Topology.NeuronCount - 1}.");
                 var p = layout.NodePosition[layout.I + neuron];
-                if (p >= s && p < s + n) a.narrow(1, p, 1).fill_(value);
+                if (p >= s && p < s + n)
+                {
+                    using var v = value.ToScalar();
+                    a.narrow(1, p, 1).fill_(v);
+                }
             }
         }
         return a;
@@ -326,7 +331,7 @@ public sealed class CoordinateNetwork : Module<Tensor, Tensor>
                 ? d.narrow(1, after, N - after).matmul(wd.narrow(0, after, N - after).narrow(1, s, n))   // [O·P, n]
                 : zeros(O * P, n, dtype: DType, device: a.device);
             var g3 = g.view(O, P, n);
-            foreach (var (channel, column) in layout.OutputsInLevel[l]) g3[channel, TensorIndex.Colon, column].add_(1.0);
+            foreach (var (channel, column) in layout.OutputsInLevel[l]) g3[channel, TensorIndex.Colon, column].add_(Scalars.One);
             var act = a.narrow(1, s, n);
             g3.mul_((1 - act * act).unsqueeze(0));
             d.narrow(1, r, n).copy_(g);

@@ -33,8 +33,9 @@ public sealed record PixelGrid(int Width, int Height)
     public Tensor Coordinates(ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         using var scope = NewDisposeScope();
-        var xs = (arange(Width, dtype: ScalarType.Float64, device: device) * 2 + 1) / Width - 1;
-        var ys = (arange(Height, dtype: ScalarType.Float64, device: device) * 2 + 1) / Height - 1;
+        using Scalar width = Width.ToScalar(), height = Height.ToScalar();
+        var xs = (arange(Scalars.IntZero, width, Scalars.IntOne, dtype: ScalarType.Float64, device: device) * 2 + 1) / Width - 1;
+        var ys = (arange(Scalars.IntZero, height, Scalars.IntOne, dtype: ScalarType.Float64, device: device) * 2 + 1) / Height - 1;
         var grid = stack(new[] { xs.unsqueeze(0).expand(Height, Width), ys.unsqueeze(1).expand(Height, Width) }, 2);
         return grid.reshape(PixelCount, 2).to(dtype).MoveToOuterDisposeScope();
     }
@@ -62,7 +63,7 @@ public sealed record PixelGrid(int Width, int Height)
         if (pixels.dim() != 2 || pixels.shape[0] != PixelCount)
             throw new ArgumentException($"pixels must be [{PixelCount}, C] for this {Width}×{Height} grid; got [{string.Join(", ", pixels.shape)}].", nameof(pixels));
         using var scope = NewDisposeScope();
-        return ((pixels.t().reshape(pixels.shape[1], Height, Width) + 1) / 2).clamp(0, 1).contiguous().MoveToOuterDisposeScope();
+        return ((pixels.t().reshape(pixels.shape[1], Height, Width) + 1) / 2).clamp(Scalars.IntZero, Scalars.IntOne).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>A per-pixel map as a picture-shaped tensor.</summary>

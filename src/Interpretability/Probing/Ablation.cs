@@ -21,7 +21,7 @@ public static class Ablation
         {
             CheckRange(layer, units, output);
             var index = tensor(units.ToArray(), device: output.device);
-            return output.index_fill(1, index, 0);
+            return output.index_fill(1, index, Scalars.IntZero);
         });
     }
 
@@ -54,7 +54,7 @@ public static class Ablation
                     $"means must have shape [{unitsCount}] or [{string.Join(", ", output.shape.Skip(1))}] for layer '{layer}'; got [{string.Join(", ", kept.shape)}].",
                     nameof(means));
             var mask = zeros(unitsCount, dtype: ScalarType.Bool, device: output.device);
-            mask.index_fill_(0, tensor(units.ToArray(), device: output.device), true);
+            mask.index_fill_(0, tensor(units.ToArray(), device: output.device), Scalars.True);
             mask = mask.reshape(new[] { 1L, unitsCount }.Concat(rest.Select(_ => 1L)).ToArray());
             return where(mask, template.to(output.dtype, output.device).expand_as(output), output);
         });
@@ -92,7 +92,8 @@ public static class Ablation
                 sum = sum is null ? batchSum.detach().clone().MoveToOuterDisposeScope() : sum.add_(batchSum);
             }
         }
-        return sum!.div_(count);
+        using var countScalar = count.ToScalar();
+        return sum!.div_(countScalar);
     }
 
     private static void ValidateUnits(IReadOnlyCollection<long> units)

@@ -143,6 +143,26 @@ public sealed class ArchitectureTests
         Assert.True(offenders.Count == 0, "library code that changes process-wide settings:\n" + string.Join("\n", offenders));
     }
 
+    /// <summary>
+    /// TorchSharp turns a C# number given where a <see cref="Scalar"/> is taken (<c>t * 0.5</c>, <c>t.pow(2)</c>,
+    /// <c>t == 0</c>) into a temporary whose finalizer frees the native value, and nothing keeps the temporary alive
+    /// during the native call: a collection can free it under the operation ("Expected false to be true … Scalar.h").
+    /// The library passes long-lived scalars (<c>Scalars</c>) or ones it holds in a <c>using</c> variable instead. The IL
+    /// of every method counts, compiler-generated closures, lambdas and iterators included (nested types).
+    /// </summary>
+    [Fact]
+    public void The_library_makes_no_temporary_scalars()
+    {
+        var offenders = AssemblyReferences.Calls(Core)
+            .Where(c => c.Callee.DeclaringType == typeof(Scalar) && c.Callee.Name == "op_Implicit")
+            .GroupBy(c => c.Where)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => $"{g.Key}: {g.Count()} × Scalar.op_Implicit({string.Join(", ", g.Select(c => c.Callee.GetParameters()[0].ParameterType.Name).Distinct())})")
+            .ToList();
+        Assert.True(offenders.Count == 0,
+            $"{offenders.Count} methods convert a number to a temporary Scalar (use Scalars.* or `using var s = x.ToScalar();`):\n" + string.Join("\n", offenders));
+    }
+
     private static bool IsSessionType(Type t)
     {
         while (t.DeclaringType is not null) t = t.DeclaringType;
