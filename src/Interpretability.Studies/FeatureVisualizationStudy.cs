@@ -1,3 +1,4 @@
+using MathNet.Numerics.Statistics;
 using Interpretability.FeatureVisualization;
 using Interpretability.Imaging;
 using Interpretability.Models;
@@ -239,10 +240,7 @@ public sealed class FeatureVisualizationStudy : Study
             var layerSaturation = Enumerable.Range(0, (int)all.shape[0]).Select(t => Saturation(all[t])).ToArray();
             saturations.AddRange(layerSaturation);
             for (int i = 0; i < channels.Count; i++) allGains.Add((layer, channels[i], gains[i], Outcome(i)));
-            if (!silent.All(x => x))
-            {
-                summaryGains.AddRange(Enumerable.Range(0, channels.Count).Where(i => !silent[i]).Select(i => gains[i]));
-            }
+            summaryGains.AddRange(Enumerable.Range(0, channels.Count).Where(i => !silent[i]).Select(i => gains[i]));
             summarySilent += neverFiring.Count;
 
             // ---- Figures --------------------------------------------------------------------------------------------------
@@ -271,7 +269,7 @@ public sealed class FeatureVisualizationStudy : Study
             var columnLabels = Enumerable.Repeat(Enumerable.Range(0, tilesPer).Select(t => tilesPer == 1 ? "optimised" : $"optimised {t + 1}").Append("dataset examples"), groupsPerRow)
                 .SelectMany(x => x).ToArray();
             var rowLabels = groupsPerRow == 1 ? channels.Select(c => $"{layer}:{c}").ToArray() : null;
-            int failedCount = channels.Count(c => Outcome(channels.IndexOf(c)) == "failed"), silentCount = silent.Count(x => x);
+            int failedCount = Enumerable.Range(0, channels.Count).Count(i => Outcome(i) == "failed");
             SaveGrid(context.PathOf($"grid_{layer}.png"), tiles, titles, new GridOptions(Columns: (tilesPer + 1) * groupsPerRow, TileSize: groupsPerRow == 1 ? 160 : 120,
                 RowLabels: rowLabels, ColumnLabels: columnLabels, Title: $"{layer}: {channels.Count} channels, optimised pictures and dataset examples"));
             section.AddFigure(context.Figure($"grid_{layer}.png",
@@ -299,7 +297,7 @@ public sealed class FeatureVisualizationStudy : Study
             lm.Set("stuck_channels", stuck.Select(i => channels[i]));
             lm.Set("failed_channels", channels.Where((_, i) => Outcome(i) == "failed"));
             lm.Set("saturation", layerSaturation.Select(v => Math.Round(v, 4)));
-            lm.Set("saturation_median", Math.Round(Median(layerSaturation), 4));
+            lm.Set("saturation_median", Math.Round(Statistics.Median(layerSaturation), 4));
             lm.Set("layer_channel_count", channelCount);
             lm.Set("seconds", Math.Round(layerWatch.Elapsed.TotalSeconds, 2));
             perLayer.Add(lm);
@@ -309,13 +307,13 @@ public sealed class FeatureVisualizationStudy : Study
         metrics.Set("channels", channelsByLayer);
         metrics.Set("activation_gain", gainsByLayer);
         for (int i = 0; i < layers.Count; i++) metrics.Set($"layer_{layers[i]}", perLayer[i]);
-        metrics.Set("saturation_median", Math.Round(Median(saturations), 4));
+        metrics.Set("saturation_median", Math.Round(Statistics.Median(saturations), 4));
         metrics.Set("silent_channel_count", summarySilent);
         if (summaryGains.Count > 0)
         {
             var sorted = summaryGains.OrderBy(g => g).ToArray();
             section.Heading("Activation gain across layers");
-            double median = Median(sorted);
+            double median = Statistics.Median(sorted);
             int atLeast10 = summaryGains.Count(g => g >= 10), failed = allGains.Count(g => g.Outcome == "failed");
             double fraction = atLeast10 / (double)summaryGains.Count;
             metrics.Set("activation_gain_median", Math.Round(median, 4));
@@ -335,10 +333,10 @@ public sealed class FeatureVisualizationStudy : Study
             section.AddFigure(context.SavePng("gains.png", hist,
                 $"Activation gain of every visualised channel of {string.Join(", ", layers)} that fires on the test set (gains below 0.1, i.e. failures, drawn at 0.1): " +
                 $"median {median:0.0}×; {atLeast10} of {summaryGains.Count} ({fraction:P0}) reach 10× or more; {failed} stayed stuck after the restart and count as failures; " +
-                $"{summarySilent} channels never fire on the test set and have no gain. Median saturation (pixels with a colour channel at ≤ 5 or ≥ 250 of 255): {Median(saturations):P0}."));
+                $"{summarySilent} channels never fire on the test set and have no gain. Median saturation (pixels with a colour channel at ≤ 5 or ≥ 250 of 255): {Statistics.Median(saturations):P0}."));
             section.Paragraph($"Of {summaryGains.Count + summarySilent} visualised channels, {summaryGains.Count} fire on the test set; for {fraction:P0} of these the optimised picture drives the channel at least ten times harder than the average test image " +
                               $"(median {median:0.0}×). {allGains.Count(g => g.Outcome == "restarted")} optimisations were stuck from noise and were restarted from the channel's strongest test image; {failed} failed even so. " +
-                              $"Saturation: {Median(saturations):P0} of a picture's pixels (median) have a colour channel within 2 % of black or full intensity (≤ 5 or ≥ 250 of 255).");
+                              $"Saturation: {Statistics.Median(saturations):P0} of a picture's pixels (median) have a colour channel within 2 % of black or full intensity (≤ 5 or ≥ 250 of 255).");
         }
         Report(context, "done", 1);
     }
@@ -363,13 +361,6 @@ public sealed class FeatureVisualizationStudy : Study
         using var scope = NewDisposeScope();
         var q = (image.clamp(StudyScalars.Zero, StudyScalars.One) * StudyScalars.TwoHundredFiftyFive).round();
         return (q.le(StudyScalars.Five) | q.ge(StudyScalars.TwoHundredFifty)).any(0).to_type(ScalarType.Float64).mean().ToDouble();
-    }
-
-    private static double Median(IReadOnlyCollection<double> values)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.OrderBy(v => v).ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
     }
 
     private string ObjectiveText() => options.Objective switch
